@@ -1,0 +1,20 @@
+"""Feishu/Lark org directory as code: plan and apply contact v3 users from YAML in git."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__version__ = "0.1.0"
+
+_HERE = Path(__file__).resolve().parent
+# Installed wheels carry schemas/ and directory/ inside the package (see pyproject.toml);
+# a source checkout has them beside the package.
+_BUNDLED = {"schemas": "schemas", "example": "directory"}
+
+
+def bundled(kind: str) -> Path:
+    """Folder of data shipped with the tool: 'schemas' or 'example' (the example directory/)."""
+    inside = _HERE / kind
+    if inside.is_dir():
+        return inside
+    return _HERE.parent / _BUNDLED[kind]

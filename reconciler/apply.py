@@ -1,0 +1,131 @@
+"""Executing a Plan: guards, stale detection, one minimal PATCH per user, read-back, per-user report.
+
+One user's failure never stops the others; a re-run converges.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from .client import DirectoryClient
+from .codes import explain
+from .config import Settings
+from .diff import diff_field, fingerprint
+from .errors import ApiError, ReconcilerError
+from .fields import Lane
+from .plan import Plan, UserChange
+
+APPLIED, FAILED, STALE, SKIPPED = "applied", "failed", "stale", "skipped"
+
+
+class GuardRefused(ReconcilerError):
+    pass
+
+
+@dataclass
+class UserResult:
+    handle: str
+    user_id: str
+    status: str
+    fields: list[str]
+    message: str = ""
+    code: int | None = None
+    log_id: str | None = None
+
+
+@dataclass
+class ApplyReport:
+    plan_hash: str
+    results: list[UserResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def ok(self) -> bool:
+        return self.count(FAILED) == 0
+
+    def summary_line(self) -> str:
+        return (f"Apply: {self.count(APPLIED)} applied, {self.count(FAILED)} failed, "
+                f"{self.count(STALE)} stale, {self.count(SKIPPED)} skipped.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"plan_hash": self.plan_hash, "results": [asdict(r) for r in self.results],
+                "summary": {s: self.count(s) for s in (APPLIED, FAILED, STALE, SKIPPED)}}
+
+
+def check_guards(plan: Plan, settings: Settings, *, allow_large: bool = False, allow_freeze: bool = False) -> None:
+    """Refuse change classes that can hurt people unless explicitly allowed; the message names the flag."""
+    n = len(plan.changes)
+    if n > settings.max_changes and not allow_large:
+        raise GuardRefused(f"the plan changes {n} users; max_changes is {settings.max_changes} "
+                           "(reconciler.yaml). Review it and pass --allow-large to apply anyway")
+    freezes = [c for c in plan.changes if c.body.get("is_frozen") is True]
+    if len(freezes) > settings.max_freezes and not allow_freeze:
+        raise GuardRefused(f"the plan freezes {len(freezes)} users; max_freezes is {settings.max_freezes}. "
+                           "Pass --allow-freeze to apply anyway")
+    moves = [c for c in plan.changes if "department_ids" in c.body]
+    if len(moves) > settings.max_department_moves and not allow_large:
+        raise GuardRefused(f"the plan moves {len(moves)} users between departments; max_department_moves is "
+                           f"{settings.max_department_moves}. Pass --allow-large to apply anyway")
+
+
+def _apply_one(change: UserChange, live: dict[str, Any] | None, client: DirectoryClient,
+               protected: frozenset[str]) -> UserResult:
+    fields = list(change.body)
+    result = UserResult(change.handle, change.user_id, APPLIED, fields)
+    if change.handle in protected:
+        result.status, result.message = SKIPPED, "protected in reconciler.yaml"
+        return result
+    if live is None:
+        result.status, result.message, result.code = FAILED, "the API no longer returns this user", 41050
+        return result
+    if live.get("is_tenant_manager") and change.body.get("is_frozen") is True:
+        result.status, result.message = SKIPPED, "refused: freezing a tenant manager is never applied"
+        return result
+    if fingerprint(live, change.compared) != change.fingerprint:
+        result.status = STALE
+        result.message = "live values changed since the plan was made; plan again"
+        return result
+    try:
+        client.patch_user(change.user_id, change.body, lane=Lane(change.lane))
+    except ApiError as exc:
+        result.status, result.code, result.log_id = FAILED, exc.code, exc.log_id
+        result.message = f"{exc.code} {exc.msg}: {explain(exc.code)}"
+    except ReconcilerError as exc:
+        result.status, result.message = FAILED, str(exc)
+    return result
+
+
+def apply_plan(plan: Plan, client: DirectoryClient, *, protected: tuple[str, ...] = (),
+               concurrency: int = 4, on_result: Callable[[UserResult], None] | None = None) -> ApplyReport:
+    report = ApplyReport(plan.hash)
+    if not plan.changes:
+        return report
+    live = client.fetch_users(c.user_id for c in plan.changes)
+    guard = frozenset(protected)
+
+    def run(change: UserChange) -> UserResult:
+        result = _apply_one(change, live.get(change.user_id), client, guard)
+        if on_result is not None:
+            on_result(result)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        report.results = list(pool.map(run, plan.changes))
+    applied = {r.user_id for r in report.results if r.status == APPLIED}
+    if applied:
+        readback = client.fetch_users(applied)
+        by_id = {c.user_id: c for c in plan.changes}
+        for result in report.results:
+            if result.status != APPLIED:
+                continue
+            now = readback.get(result.user_id)
+            change = by_id[result.user_id]
+            differs = [f.field for f in change.changes if now is None or diff_field(f.field, f.after, now) is not None]
+            if differs:
+                result.status = FAILED
+                result.message = f"the API accepted the update but reads back different {', '.join(differs)}"
+    return report

@@ -1,0 +1,309 @@
+"""The command line: the only module that talks to the terminal.
+
+Exit codes follow terraform: 0 success, 1 error (including bad flags), and with
+--detailed-exitcode 2 when the plan has changes.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from . import __version__, bundled
+from .apply import ApplyReport, apply_plan, check_guards
+from .client import DirectoryClient
+from .config import Credentials, Settings, base_url_from, credentials_from_env
+from .desired import DesiredState, load_directory
+from .emulator import Faults, Quotas, demo_seed, generate_org, load_seed, serve
+from .engine import plan_directory
+from .errors import ReconcilerError, ValidationFailed
+from .plan import Plan, load_plan, save_plan
+from .render import RENDERERS, REPORT_RENDERERS
+from .validate import ValidationResult, validate
+
+DEMO_APP = Credentials("cli_demo", "demo-secret")
+
+
+class _Group(click.Group):
+    """Bad flags exit 1, not click's 2, because 2 means 'changes present' with --detailed-exitcode."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Print a ReconcilerError for the user (no traceback) and exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ValidationFailed as exc:
+            _print_issues(exc.issues)
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+        except ReconcilerError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _print_issues(issues: list[Any]) -> None:
+    for issue in issues:
+        click.echo(str(issue), err=True)
+
+
+dir_option = click.option(
+    "--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("directory"),
+    show_default=True, help="The directory repo folder: reconciler.yaml, departments.yaml, users/*.yaml.")
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text", show_default=True,
+    help="text for people, markdown for PR comments, json for machines (see README: JSON format).")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="reconciler")
+def cli() -> None:
+    """Run a Feishu/Lark org directory as code.
+
+    People are YAML files in git (directory/users/<handle>.yaml). `plan` shows what differs from
+    the live directory; `apply` sends the minimal PATCH for each changed user, only for fields the
+    YAML declares. Credentials come from FEISHU_APP_ID and FEISHU_APP_SECRET.
+
+    \b
+    Start here, with no tenant and no credentials:
+      reconciler demo            plan the example directory/ against the built-in emulator
+      reconciler demo --apply    apply it, then plan again: no changes
+    """
+
+
+def _load_valid(directory: Path) -> tuple[DesiredState, ValidationResult]:
+    """Load and validate; any error stops here, before a single request is sent."""
+    state = load_directory(directory)
+    result = validate(state)
+    if result.errors:
+        raise ValidationFailed(result.issues)
+    return state, result
+
+
+def _client(settings: Settings, base_url: str | None = None, credentials: Credentials | None = None) -> DirectoryClient:
+    return DirectoryClient(
+        base_url or base_url_from(settings), credentials or credentials_from_env(),
+        user_id_type=settings.user_id_type, department_id_type=settings.department_id_type,
+        quotas=settings.quotas)
+
+
+@cli.command("validate")
+@dir_option
+@user_errors
+def validate_cmd(directory: Path) -> None:
+    """Check every file against the schema and the docs' rules; sends no request.
+
+    Prints one line per problem: path:line:col: field: what is wrong (and the Feishu error code
+    it prevents). Exit 1 if any file has an error; warnings alone exit 0.
+    """
+    state = load_directory(directory)
+    result = validate(state)
+    _print_issues(result.issues)
+    if result.errors:
+        raise ValidationFailed(result.issues)
+    click.echo(f"{len(state.users)} user files valid ({len(result.warnings)} warnings).")
+
+
+def _plan(directory: Path, base_url: str | None = None, credentials: Credentials | None = None,
+          sync_write_only: bool = False) -> tuple[DesiredState, Plan]:
+    state, result = _load_valid(directory)
+    _print_issues(result.warnings)
+    with _client(state.settings, base_url, credentials) as client:
+        plan = plan_directory(state, result, client, sync_write_only=sync_write_only)
+    return state, plan
+
+
+@cli.command("plan")
+@dir_option
+@format_option
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Save the plan here for `apply FILE`.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 no changes, 1 error, 2 changes present.")
+@click.option("--show-sensitive", is_flag=True, help="Show mobile and e-mail values instead of masking them.")
+@click.option("--show-unmanaged", is_flag=True, help="List live users no file declares.")
+@click.option("--sync-write-only", is_flag=True, help="Also send avatar_key and subscription_ids, which cannot be compared.")
+@user_errors
+def plan_cmd(directory: Path, fmt: str, out: Path | None, detailed_exitcode: bool, show_sensitive: bool,
+             show_unmanaged: bool, sync_write_only: bool) -> None:
+    """Show what apply would change. Reads only; never writes to Feishu."""
+    _, plan = _plan(directory, sync_write_only=sync_write_only)
+    click.echo(RENDERERS[fmt](plan, show_sensitive=show_sensitive, show_unmanaged=show_unmanaged), nl=False)
+    if out is not None:
+        save_plan(plan, out)
+        click.echo(f"Saved the plan to {out}; apply it with: reconciler apply {out}", err=True)
+    if plan.errors:
+        sys.exit(1)
+    if detailed_exitcode and plan.has_changes:
+        sys.exit(2)
+
+
+def _confirm(auto_approve: bool) -> None:
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        raise ReconcilerError("apply needs confirmation and there is no terminal: pass --auto-approve (as CI does)")
+    answer = click.prompt("Do you want to apply these changes? Only 'yes' will be accepted", default="",
+                          show_default=False)
+    if answer.strip() != "yes":
+        raise ReconcilerError("apply cancelled")
+
+
+def _run_apply(plan: Plan, settings: Settings, client: DirectoryClient, fmt: str, *, allow_large: bool,
+               allow_freeze: bool) -> ApplyReport:
+    check_guards(plan, settings, allow_large=allow_large, allow_freeze=allow_freeze)
+    report = apply_plan(plan, client, protected=settings.protected)
+    click.echo(REPORT_RENDERERS["json" if fmt == "json" else "markdown" if fmt == "markdown" else "text"](report),
+               nl=False)
+    return report
+
+
+@cli.command("apply")
+@click.argument("plan_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@dir_option
+@format_option
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (CI). Without a terminal it is required.")
+@click.option("--allow-large", is_flag=True, help="Apply even beyond max_changes / max_department_moves.")
+@click.option("--allow-freeze", is_flag=True, help="Apply even beyond max_freezes.")
+@click.option("--show-sensitive", is_flag=True, help="Show mobile and e-mail values instead of masking them.")
+@user_errors
+def apply_cmd(plan_file: Path | None, directory: Path, fmt: str, auto_approve: bool, allow_large: bool,
+              allow_freeze: bool, show_sensitive: bool) -> None:
+    """Apply a saved plan (PLAN_FILE) or plan now and apply after confirmation.
+
+    Each changed user gets one PATCH with only the changed fields. A user whose live values changed
+    since the saved plan is skipped as stale. Exit 1 if any user failed.
+    """
+    state, result = _load_valid(directory)
+    if plan_file is not None:
+        plan = load_plan(plan_file)
+        if plan.desired_digest != state.digest:
+            raise ReconcilerError(
+                f"{plan_file} was made from another desired state than {directory} holds now; plan again")
+    else:
+        with _client(state.settings) as client:
+            plan = plan_directory(state, result, client)
+        click.echo(RENDERERS["text" if fmt != "json" else "json"](plan, show_sensitive=show_sensitive), nl=False)
+    if plan.errors:
+        raise ReconcilerError("the plan has errors; fix them before applying")
+    if not plan.has_changes:
+        click.echo("Nothing to apply.")
+        return
+    _confirm(auto_approve)
+    with _client(state.settings) as client:
+        report = _run_apply(plan, state.settings, client, fmt, allow_large=allow_large, allow_freeze=allow_freeze)
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command("emulator")
+@click.option("--seed", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Seed file (YAML or JSON): apps, departments, users, founder. Default: the demo org.")
+@click.option("--generate", type=click.IntRange(1, 1_000_000), help="Serve a generated org of N users instead.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port on 127.0.0.1; 0 picks a free one.")
+@click.option("--quotas/--no-quotas", default=False, show_default=True,
+              help="Enforce the documented rate limits (50/s, 1000/min per API; 1 QPS for department/freeze PATCHes).")
+@click.option("--time-scale", type=click.FloatRange(min=0.001), default=1.0, show_default=True,
+              help="Run quota time this many times faster (benchmarks).")
+@click.option("--faults", "faults_json", help='Fault injection as JSON, e.g. \'{"rate": 0.1, "seed": 1}\'.')
+@user_errors
+def emulator_cmd(seed: Path | None, generate: int | None, port: int, quotas: bool, time_scale: float,
+                 faults_json: str | None) -> None:
+    """Serve the built-in Feishu contact API emulator on 127.0.0.1 until interrupted.
+
+    The first line printed is `listening on http://127.0.0.1:PORT`. Point the reconciler at it with
+    FEISHU_BASE_URL; the demo seed's app is FEISHU_APP_ID=cli_demo FEISHU_APP_SECRET=demo-secret.
+    GET /_emulator/requests and /_emulator/state show what was sent and what is stored.
+    """
+    if seed and generate:
+        raise click.UsageError("--seed and --generate are alternatives; give one")
+    data = load_seed(seed) if seed else generate_org(generate) if generate else demo_seed()
+    faults = Faults()
+    server = serve(data, port=port, quotas=Quotas(enabled=quotas, time_scale=time_scale), faults=faults)
+    if faults_json:
+        try:
+            faults.configure(json.loads(faults_json), server.app.store)
+        except (ValueError, TypeError) as exc:
+            raise click.UsageError(f"--faults: {exc}") from None
+    click.echo(f"listening on {server.url}")
+    sys.stdout.flush()
+    stop = threading.Event()
+    server.start()
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+def _demo_directory(directory: Path | None) -> Path:
+    if directory is not None:
+        return directory
+    local = Path("directory")
+    return local if (local / "users").is_dir() else bundled("example")
+
+
+@cli.command("demo")
+@click.option("--apply", "do_apply", is_flag=True, help="Apply the plan, then plan again to show convergence.")
+@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Directory to use. Default: ./directory if present, else the bundled example.")
+@click.option("--show-sensitive", is_flag=True, help="Show mobile and e-mail values instead of masking them.")
+@user_errors
+def demo_cmd(do_apply: bool, directory: Path | None, show_sensitive: bool) -> None:
+    """Plan the example directory/ against the built-in emulator: no tenant, no credentials.
+
+    The emulator is seeded with a live org that differs from directory/ in a handful of fields.
+    """
+    folder = _demo_directory(directory)
+    with serve(demo_seed()) as server:
+        click.echo(f"Demo: built-in Feishu emulator at {server.url}, desired state in {folder}/", err=True)
+        click.echo("", err=True)
+        state, plan = _plan(folder, server.url, DEMO_APP)
+        click.echo(RENDERERS["text"](plan, show_sensitive=show_sensitive), nl=False)
+        if not do_apply:
+            click.echo("\nRun `reconciler demo --apply` to apply this plan to the emulator.", err=True)
+            return
+        click.echo("")
+        click.echo("Applying…")
+        with _client(state.settings, server.url, DEMO_APP) as client:
+            report = _run_apply(plan, state.settings, client, "text", allow_large=False, allow_freeze=False)
+        click.echo("")
+        click.echo("Planning again:")
+        _, again = _plan(folder, server.url, DEMO_APP)
+        click.echo(RENDERERS["text"](again, show_sensitive=show_sensitive), nl=False)
+    if not report.ok:
+        sys.exit(1)
+
+
+def main() -> None:
+    cli(prog_name="reconciler")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    main()

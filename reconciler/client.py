@@ -1,0 +1,298 @@
+"""DirectoryClient: the only module that speaks HTTP to Feishu (or the emulator).
+
+Owns the tenant token, the documented quotas (scheduled client-side so the API never has to say
+no), retries for what is worth retrying, and turning every non-zero `code` into an ApiError.
+It never sends the deprecated PUT: PUT replaces the whole user and would wipe undeclared fields.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import httpx
+
+from .config import Credentials, Quotas
+from .errors import ApiError, TransportError
+from .fields import Lane
+
+TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
+USERS = "/open-apis/contact/v3/users"
+BATCH_SIZE = 50
+TOKEN_CODES = frozenset({99991661, 99991663, 99991671})
+RATE_LIMIT_CODE = 99991400
+LOCK_CODE = 44025
+
+
+@dataclass
+class ClientStats:
+    calls: dict[str, int] = field(default_factory=dict)
+    retries: int = 0
+    rate_limited: int = 0
+    token_refreshes: int = 0
+
+    def count(self, endpoint: str) -> None:
+        self.calls[endpoint] = self.calls.get(endpoint, 0) + 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+
+class QuotaScheduler:
+    """Sliding-window limits per endpoint (N per second and per minute) and the 1-QPS lane.
+
+    Requests are spaced so that no window the server may measure ever holds more than the limit;
+    a small margin absorbs the jitter between our send time and the server's receive time.
+    """
+
+    MARGIN = 0.01
+
+    def __init__(self, quotas: Quotas, clock: Any = time.monotonic, sleep: Any = time.sleep):
+        self.quotas = quotas
+        self.clock, self.sleep = clock, sleep
+        self.lock = threading.Lock()
+        self.windows: dict[str, deque[float]] = {}
+        self.blocked_until: dict[str, float] = {}
+
+    def _limits(self, endpoint: str, lane: Lane) -> list[tuple[str, float, float]]:
+        q = self.quotas
+        out = [(endpoint + "/s", q.per_second, 1.0), (endpoint + "/min", q.per_minute, 60.0)]
+        if lane is Lane.SLOW:
+            out.append(("slow/s", q.slow_lane_per_second, 1.0))
+        return out
+
+    def acquire(self, endpoint: str, lane: Lane = Lane.NORMAL) -> None:
+        limits = self._limits(endpoint, lane)
+        while True:
+            with self.lock:
+                now = self.clock()
+                wait = self.blocked_until.get(endpoint, 0.0) - now
+                for key, per, span in limits:
+                    # a rate below 1 per span (e.g. 0.5 QPS) is 1 per span/rate
+                    limit, span = (int(per), span) if per >= 1 else (1, span / per)
+                    span *= 1 + self.MARGIN
+                    window = self.windows.setdefault(key, deque())
+                    while window and window[0] <= now - span:
+                        window.popleft()
+                    if len(window) >= limit:
+                        wait = max(wait, window[-limit] + span - now)
+                if wait <= 0:
+                    for key, _, _ in limits:
+                        self.windows[key].append(now)
+                    return
+            self.sleep(wait)
+
+    def penalise(self, endpoint: str, seconds: float) -> None:
+        """The server said wait: send nothing more to that endpoint for that long."""
+        with self.lock:
+            self.blocked_until[endpoint] = max(self.blocked_until.get(endpoint, 0.0), self.clock() + seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    total_seconds: float = 120.0
+    base_delay: float = 0.2
+    max_delay: float = 10.0
+
+
+class DirectoryClient:
+    def __init__(self, base_url: str, credentials: Credentials, *, user_id_type: str = "open_id",
+                 department_id_type: str = "open_department_id", quotas: Quotas | None = None,
+                 retry: RetryPolicy | None = None, timeout: float = 15.0, concurrency: int = 4):
+        self.base_url = base_url.rstrip("/")
+        self._credentials = credentials
+        self.user_id_type = user_id_type
+        self.department_id_type = department_id_type
+        self.scheduler = QuotaScheduler(quotas or Quotas())
+        self.retry = retry or RetryPolicy()
+        self.concurrency = concurrency
+        self.stats = ClientStats()
+        self._stats_lock = threading.Lock()
+        self._token: str | None = None
+        self._token_expiry = 0.0
+        self._token_lock = threading.Lock()
+        self._rng = random.Random()
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=timeout, trust_env=False,
+            limits=httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2),
+            headers={"User-Agent": "feishu-directory-reconciler"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "DirectoryClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- token -----------------------------------------------------------------------------------
+
+    def _fresh_token(self, force: bool = False) -> str:
+        with self._token_lock:
+            if not force and self._token and time.monotonic() < self._token_expiry:
+                return self._token
+            body = {"app_id": self._credentials.app_id, "app_secret": self._credentials.app_secret}
+            payload, _ = self._send("token", "POST", TOKEN_PATH, json=body, auth=False)
+            token = payload.get("tenant_access_token")
+            if not isinstance(token, str) or not token:
+                raise TransportError("the token endpoint answered without tenant_access_token")
+            expire = payload.get("expire", 7200)
+            # refresh 10 minutes early, as the official SDK does
+            self._token_expiry = time.monotonic() + max(60.0, float(expire) - 600)
+            self._token = token
+            if force:
+                with self._stats_lock:
+                    self.stats.token_refreshes += 1
+            return token
+
+    # -- transport -------------------------------------------------------------------------------
+
+    def _send(self, endpoint: str, method: str, path: str, *, params: Any = None, json: Any = None,
+              auth: bool = True, lane: Lane = Lane.NORMAL, what: str = "") -> tuple[dict[str, Any], str | None]:
+        """One logical call with quotas and retries; returns (payload, log id) or raises."""
+        what = what or f"{method} {path}"
+        deadline = time.monotonic() + self.retry.total_seconds
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            if endpoint != "token":
+                self.scheduler.acquire(endpoint, lane)
+            headers = {"Authorization": f"Bearer {self._fresh_token()}"} if auth else {}
+            with self._stats_lock:
+                self.stats.count(endpoint)
+            delay: float | None = None
+            try:
+                resp = self._http.request(method, path, params=params, json=json, headers=headers)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                failure: Exception = TransportError(f"{what}: {type(exc).__name__} talking to {self.base_url}")
+                delay = self._backoff(attempt)
+            else:
+                log_id = resp.headers.get("X-Tt-Logid")
+                try:
+                    payload = resp.json()
+                    if not isinstance(payload, dict) or not isinstance(payload.get("code"), int):
+                        raise ValueError
+                except ValueError:
+                    failure = TransportError(
+                        f"{what}: HTTP {resp.status_code} with a body that is not Feishu's JSON envelope "
+                        f"(is {self.base_url} the Feishu API?)")
+                    if resp.status_code < 500:
+                        raise failure from None
+                    delay = self._backoff(attempt)
+                else:
+                    code = payload["code"]
+                    if code == 0:
+                        return payload, log_id
+                    failure = ApiError(code, str(payload.get("msg", "")), log_id, resp.status_code, what)
+                    if code in TOKEN_CODES and auth and not refreshed:
+                        refreshed = True
+                        self._fresh_token(force=True)
+                        continue
+                    if code == RATE_LIMIT_CODE or resp.status_code == 429:
+                        with self._stats_lock:
+                            self.stats.rate_limited += 1
+                        delay = self._reset_after(resp)
+                        self.scheduler.penalise(endpoint, delay)
+                    elif code == LOCK_CODE or resp.status_code >= 500:
+                        delay = self._backoff(attempt)
+            if delay is None or attempt >= self.retry.attempts or time.monotonic() + delay > deadline:
+                raise failure
+            with self._stats_lock:
+                self.stats.retries += 1
+            time.sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff."""
+        cap = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
+        return self._rng.uniform(cap / 2, cap)
+
+    @staticmethod
+    def _reset_after(resp: httpx.Response) -> float:
+        raw = resp.headers.get("x-ogw-ratelimit-reset", "1")
+        try:
+            return min(60.0, max(0.01, float(raw)))
+        except ValueError:
+            return 1.0
+
+    def _params(self, **extra: Any) -> list[tuple[str, str]]:
+        params = [("user_id_type", self.user_id_type), ("department_id_type", self.department_id_type)]
+        for key, value in extra.items():
+            if isinstance(value, (list, tuple)):
+                params.extend((key, str(v)) for v in value)
+            elif value is not None:
+                params.append((key, str(value)))
+        return params
+
+    # -- API -------------------------------------------------------------------------------------
+
+    def authenticate(self) -> None:
+        """Fetch a token now, so credential problems surface before any read."""
+        self._fresh_token()
+
+    def fetch_users(self, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Live users by id via batch GET (50 a call, calls in parallel); ids the API omits are absent."""
+        ids = list(dict.fromkeys(user_ids))
+        chunks = [ids[i:i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
+        if not chunks:
+            return {}
+        self.authenticate()
+
+        def one(chunk: list[str]) -> list[dict[str, Any]]:
+            payload, _ = self._send("users.batch", "GET", f"{USERS}/batch", params=self._params(user_ids=chunk),
+                                    what=f"reading {len(chunk)} users")
+            return (payload.get("data") or {}).get("items") or []
+
+        found: dict[str, dict[str, Any]] = {}
+        key = self.user_id_type
+        if len(chunks) == 1 or self.concurrency <= 1:
+            results = [one(c) for c in chunks]
+        else:
+            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+                results = list(pool.map(one, chunks))
+        for items in results:
+            for user in items:
+                if isinstance(user, dict) and user.get(key):
+                    found[user[key]] = user
+        return found
+
+    def patch_user(self, user_id: str, body: dict[str, Any], *, lane: Lane = Lane.NORMAL) -> dict[str, Any]:
+        payload, _ = self._send("users.patch", "PATCH", f"{USERS}/{user_id}", params=self._params(), json=body,
+                                lane=lane, what=f"updating user {user_id}")
+        return (payload.get("data") or {}).get("user") or {}
+
+    def find_by_department(self, department_id: str) -> list[dict[str, Any]]:
+        """Direct members of a department, every page."""
+        out: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            payload, _ = self._send("users.find_by_department", "GET", f"{USERS}/find_by_department",
+                                    params=self._params(department_id=department_id, page_size=50,
+                                                        page_token=token),
+                                    what=f"listing department {department_id}")
+            data = payload.get("data") or {}
+            out.extend(data.get("items") or [])
+            if not data.get("has_more"):
+                return out
+            token = data.get("page_token")
+
+    def batch_get_id(self, emails: list[str], mobiles: list[str]) -> list[dict[str, Any]]:
+        """Who holds these e-mails / mobiles (50 of each a call)."""
+        out: list[dict[str, Any]] = []
+        for i in range(0, max(len(emails), len(mobiles)), BATCH_SIZE):
+            body = {"emails": emails[i:i + BATCH_SIZE], "mobiles": mobiles[i:i + BATCH_SIZE],
+                    "include_resigned": True}
+            payload, _ = self._send("users.batch_get_id", "POST", f"{USERS}/batch_get_id",
+                                    params=[("user_id_type", self.user_id_type)], json=body,
+                                    what="looking up e-mails and mobiles")
+            out.extend((payload.get("data") or {}).get("user_list") or [])
+        return out

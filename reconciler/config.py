@@ -1,0 +1,135 @@
+"""Settings: directory/reconciler.yaml for behaviour, the environment for credentials."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+from .yamlio import load_yaml_text
+
+FEISHU_BASE_URL = "https://open.feishu.cn"
+LARK_BASE_URL = "https://open.larksuite.com"
+USER_ID_TYPES = ("open_id", "union_id", "user_id")
+DEPARTMENT_ID_TYPES = ("open_department_id", "department_id")
+
+
+@dataclass(frozen=True)
+class Quotas:
+    """Documented per-endpoint limits (频控策略: 1000/min & 50/s; PATCH departments/freeze: 1 QPS)."""
+
+    per_second: float = 50
+    per_minute: float = 1000
+    slow_lane_per_second: float = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str = FEISHU_BASE_URL
+    user_id_type: str = "open_id"
+    department_id_type: str = "open_department_id"
+    require_complete: bool = False
+    max_changes: int = 50
+    max_freezes: int = 5
+    max_department_moves: int = 10
+    protected: tuple[str, ...] = ()
+    quotas: Quotas = field(default_factory=Quotas)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    app_id: str
+    app_secret: str = field(repr=False)
+
+
+def parse_settings(data: Any, path: str) -> Settings:
+    """Settings from the parsed reconciler.yaml; unknown keys and wrong types are errors."""
+    if data is None:
+        return Settings()
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+    known = {f.name: f for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(f"{path}: {key}: unknown setting; known settings: {', '.join(known)}")
+        values[key] = value
+    defaults = Settings()
+    for key in ("base_url", "user_id_type", "department_id_type"):
+        if key in values and not isinstance(values[key], str):
+            raise ConfigError(f"{path}: {key}: expected a string")
+    for key in ("max_changes", "max_freezes", "max_department_moves"):
+        if key in values and (not isinstance(values[key], int) or isinstance(values[key], bool) or values[key] < 0):
+            raise ConfigError(f"{path}: {key}: expected a whole number ≥ 0, got {values[key]!r}")
+    if "require_complete" in values and not isinstance(values["require_complete"], bool):
+        raise ConfigError(f"{path}: require_complete: expected true or false")
+    if "protected" in values:
+        prot = values["protected"]
+        if not isinstance(prot, list) or not all(isinstance(p, str) for p in prot):
+            raise ConfigError(f"{path}: protected: expected a list of handles like ['@ceo']")
+        values["protected"] = tuple(p.lstrip("@") for p in prot)
+    if "quotas" in values:
+        q = values["quotas"]
+        qknown = {f.name for f in fields(Quotas)}
+        if not isinstance(q, Mapping) or set(q) - qknown:
+            raise ConfigError(f"{path}: quotas: expected a mapping with keys {', '.join(sorted(qknown))}")
+        for k, v in q.items():
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
+                raise ConfigError(f"{path}: quotas.{k}: expected a number > 0, got {v!r}")
+        values["quotas"] = Quotas(**q)
+    settings = Settings(**{**{f.name: getattr(defaults, f.name) for f in fields(Settings)}, **values})
+    if settings.user_id_type not in USER_ID_TYPES:
+        raise ConfigError(f"{path}: user_id_type: {settings.user_id_type!r} is not one of {', '.join(USER_ID_TYPES)}")
+    if settings.department_id_type not in DEPARTMENT_ID_TYPES:
+        raise ConfigError(
+            f"{path}: department_id_type: {settings.department_id_type!r} is not one of "
+            f"{', '.join(DEPARTMENT_ID_TYPES)}"
+        )
+    check_base_url(settings.base_url, f"{path}: base_url")
+    return settings
+
+
+def check_base_url(url: str, where: str) -> str:
+    """An origin: https, or http on a loopback address (the emulator)."""
+    parts = urlsplit(url)
+    loopback = (parts.hostname or "") in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ConfigError(f"{where}: {url!r} is not a URL; use {FEISHU_BASE_URL} or {LARK_BASE_URL}")
+    if parts.scheme == "http" and not loopback:
+        raise ConfigError(f"{where}: {url!r} must use https (plain http is allowed only for 127.0.0.1)")
+    if parts.path.strip("/") or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ConfigError(f"{where}: {url!r} must be an origin like {FEISHU_BASE_URL}, without a path")
+    return url.rstrip("/")
+
+
+def load_settings(directory: Path) -> Settings:
+    path = directory / "reconciler.yaml"
+    if not path.exists():
+        return Settings()
+    data, issue = load_yaml_text(path.read_bytes(), str(path))
+    if issue is not None:
+        raise ConfigError(str(issue))
+    return parse_settings(data, str(path))
+
+
+def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials:
+    env = os.environ if env is None else env
+    app_id = env.get("FEISHU_APP_ID", "")
+    secret = env.get("FEISHU_APP_SECRET", "")
+    missing = [n for n, v in (("FEISHU_APP_ID", app_id), ("FEISHU_APP_SECRET", secret)) if not v]
+    if missing:
+        raise ConfigError(
+            f"{' and '.join(missing)} not set: export the app's credentials "
+            "(developer console > Credentials & Basic Info), or try `reconciler demo`, which needs none"
+        )
+    return Credentials(app_id, secret)
+
+
+def base_url_from(settings: Settings, env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    if env.get("FEISHU_BASE_URL"):
+        return check_base_url(env["FEISHU_BASE_URL"], "FEISHU_BASE_URL")
+    return check_base_url(settings.base_url, "base_url")

@@ -1,0 +1,92 @@
+"""A faithful local Feishu contact v3 API: for the demo, the tests and users' own CI.
+
+    with serve(load_seed(path)) as server:
+        print(server.url)
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..errors import ReconcilerError
+from ..yamlio import load_yaml_text
+from .faults import Faults, Quotas
+from .server import Emulator, EmulatorServer
+from .store import Store
+
+__all__ = ["Emulator", "EmulatorServer", "Faults", "Quotas", "Store", "demo_seed", "load_seed", "serve",
+           "generate_org"]
+
+
+def _check_seed(data: Any, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ReconcilerError(f"{where}: a seed is a mapping with apps, departments and users")
+    unknown = set(data) - {"apps", "departments", "users", "founder", "employee_types", "custom_attr_ids"}
+    if unknown:
+        raise ReconcilerError(f"{where}: unknown seed keys {sorted(unknown)}")
+    for i, user in enumerate(data.get("users") or []):
+        if not isinstance(user, dict) or not isinstance(user.get("open_id"), str):
+            raise ReconcilerError(f"{where}: users[{i}]: every user needs an open_id")
+    for i, dept in enumerate(data.get("departments") or []):
+        if not isinstance(dept, dict) or not isinstance(dept.get("open_department_id"), str):
+            raise ReconcilerError(f"{where}: departments[{i}]: every department needs an open_department_id")
+    for i, app in enumerate(data.get("apps") or []):
+        if not isinstance(app, dict) or not {"app_id", "app_secret"} <= set(app):
+            raise ReconcilerError(f"{where}: apps[{i}]: every app needs app_id and app_secret")
+    return data
+
+
+def load_seed(path: str | Path) -> dict[str, Any]:
+    """A seed file (YAML or JSON) as design §8 describes it."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ReconcilerError(f"{p}: cannot read the seed: {exc.strerror}") from None
+    if p.suffix == ".json":
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise ReconcilerError(f"{p}: not JSON: {exc}") from None
+    else:
+        data, issue = load_yaml_text(raw, str(p))
+        if issue is not None:
+            raise ReconcilerError(str(issue))
+    return _check_seed(data, str(p))
+
+
+def demo_seed() -> dict[str, Any]:
+    """The live org of `reconciler demo`: the example directory/ with a handful of drifted fields."""
+    text = resources.files(__package__).joinpath("demo_seed.yaml").read_bytes()
+    data, issue = load_yaml_text(text, "demo_seed.yaml")
+    assert issue is None, issue
+    return _check_seed(data, "demo_seed.yaml")
+
+
+def serve(seed: dict[str, Any], *, port: int = 0, quotas: Quotas | None = None,
+          faults: Faults | None = None) -> EmulatorServer:
+    """An EmulatorServer (not yet started) for `seed` on 127.0.0.1."""
+    return EmulatorServer(Emulator(Store(seed), quotas=quotas, faults=faults), port=port)
+
+
+def generate_org(n: int, *, departments: int = 0, app_id: str = "cli_demo",
+                 app_secret: str = "demo-secret") -> dict[str, Any]:
+    """A seed with n users spread over departments (default: one per 100 users), deterministic."""
+    ndept = departments or max(1, n // 100)
+    depts = [{"open_department_id": f"od-{d:05d}", "department_id": f"d{d:05d}", "name": f"Department {d}",
+              "parent_department_id": "0"} for d in range(ndept)]
+    users = []
+    for i in range(n):
+        dept = f"od-{i % ndept:05d}"
+        users.append({
+            "open_id": f"ou_{i:08d}", "union_id": f"on_{i:08d}", "user_id": f"u{i:08d}",
+            "name": f"User {i}", "en_name": f"User {i}", "email": f"user{i}@example.com",
+            "mobile": f"+86139{i:08d}", "department_ids": [dept], "employee_type": 1,
+            "job_title": "Engineer", "city": "Hangzhou", "employee_no": f"E{i:06d}",
+            "leader_user_id": f"ou_{(i // 10) * 10:08d}" if i % 10 else "",
+            "orders": [{"department_id": dept, "user_order": 0, "department_order": 0, "is_primary_dept": True}],
+        })
+    return {"apps": [{"app_id": app_id, "app_secret": app_secret}], "departments": depts, "users": users}

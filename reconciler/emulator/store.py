@@ -1,0 +1,433 @@
+"""The emulator's state and the rules of the contact v3 user API, as the doc pages state them.
+
+Users are stored with ids in their canonical form (open_id for users, open_department_id for
+departments) and converted on the way in and out according to user_id_type/department_id_type.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+# Fields PATCH may write (修改用户部分信息, 请求体) and their JSON types.
+WRITABLE: dict[str, type | tuple[type, ...]] = {
+    "name": str, "en_name": str, "nickname": str, "email": str, "mobile": str, "mobile_visible": bool,
+    "gender": int, "avatar_key": str, "department_ids": list, "leader_user_id": str, "city": str,
+    "country": str, "work_station": str, "join_time": int, "employee_no": str, "employee_type": int,
+    "orders": list, "custom_attrs": list, "enterprise_email": str, "job_title": str, "is_frozen": bool,
+    "job_level_id": str, "job_family_id": str, "subscription_ids": list, "dotted_line_leader_user_ids": list,
+}
+# Not returned by the read APIs (write-only in practice; see docs/feishu-api.md §6).
+WRITE_ONLY = ("avatar_key", "subscription_ids")
+PUT_REQUIRED = (("name", 41006), ("mobile", 41010), ("department_ids", 41041), ("employee_type", 41059))
+MOBILE = re.compile(r"^(\+[1-9][0-9]{4,19}|1[0-9]{10})$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+INT32 = (-(2**31), 2**31 - 1)
+TOKEN_TTL = 7200
+
+
+class ApiFailure(Exception):
+    """A documented error answer: HTTP status, code, msg."""
+
+    def __init__(self, status: int, code: int, msg: str):
+        super().__init__(f"{status} {code} {msg}")
+        self.status, self.code, self.msg = status, code, msg
+
+
+def fail(code: int, msg: str, status: int = 400) -> ApiFailure:
+    return ApiFailure(status, code, msg)
+
+
+def _mainland(mobile: str) -> bool:
+    return not mobile.startswith("+") or mobile.startswith("+86")
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass
+class Token:
+    app_id: str
+    expires_at: float
+
+
+class Store:
+    def __init__(self, seed: dict[str, Any], clock: Any = time.monotonic):
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.apps: dict[str, str] = {a["app_id"]: a["app_secret"] for a in seed.get("apps", [])}
+        self.tokens: dict[str, Token] = {}
+        self.departments: dict[str, dict[str, Any]] = {}
+        for dept in seed.get("departments", []):
+            d = {"parent_department_id": "0", "status": {"is_deleted": False}, **dept}
+            d.setdefault("department_id", d["open_department_id"])
+            self.departments[d["open_department_id"]] = d
+        self.users: dict[str, dict[str, Any]] = {}
+        for user in seed.get("users", []):
+            self.users[user["open_id"]] = self._seed_user(user)
+        self.founder: str | None = seed.get("founder")
+        self.employee_types = set(seed.get("employee_types", [1, 2, 3, 4, 5]))
+        self.custom_attr_ids: set[str] | None = (
+            set(seed["custom_attr_ids"]) if "custom_attr_ids" in seed else None
+        )
+        self._index()
+
+    # -- ids ---------------------------------------------------------------------------------
+
+    def _seed_user(self, user: dict[str, Any]) -> dict[str, Any]:
+        u = copy.deepcopy(user)
+        u.setdefault("union_id", "on_" + u["open_id"].removeprefix("ou_"))
+        u.setdefault("user_id", u["open_id"].removeprefix("ou_")[:16])
+        u.setdefault("status", {})
+        u["status"] = {"is_frozen": False, "is_resigned": False, "is_activated": True, "is_exited": False,
+                       "is_unjoin": False, **u["status"]}
+        if "is_frozen" in u:
+            u["status"]["is_frozen"] = bool(u.pop("is_frozen"))
+        u.setdefault("department_ids", [])
+        u.setdefault("orders", [
+            {"department_id": d, "user_order": 0, "department_order": 0, "is_primary_dept": i == 0}
+            for i, d in enumerate(u["department_ids"])
+        ])
+        return u
+
+    def _index(self) -> None:
+        self.by_user_id = {u["user_id"]: k for k, u in self.users.items()}
+        self.by_union_id = {u["union_id"]: k for k, u in self.users.items()}
+        self.dept_by_custom = {d["department_id"]: k for k, d in self.departments.items()}
+
+    def user_key(self, uid: str, id_type: str) -> str | None:
+        if id_type == "open_id":
+            return uid if uid in self.users else None
+        if id_type == "union_id":
+            return self.by_union_id.get(uid)
+        return self.by_user_id.get(uid)
+
+    def user_out_id(self, key: str, id_type: str) -> str:
+        return key if id_type == "open_id" else self.users[key][id_type]
+
+    def dept_key(self, did: str, id_type: str) -> str | None:
+        if did == "0":
+            return "0"
+        if id_type == "open_department_id":
+            return did if did in self.departments else None
+        return self.dept_by_custom.get(did)
+
+    def dept_out_id(self, key: str, id_type: str) -> str:
+        if key == "0" or id_type == "open_department_id":
+            return key
+        return self.departments[key]["department_id"]
+
+    # -- auth --------------------------------------------------------------------------------
+
+    def issue_token(self, app_id: Any, app_secret: Any) -> tuple[str, int]:
+        with self.lock:
+            if not isinstance(app_id, str) or self.apps.get(app_id) != app_secret:
+                raise fail(10003, "invalid param", status=200)
+            now = self.clock()
+            for token, t in self.tokens.items():
+                # docs: the same token comes back while it has ≥ 30 min left
+                if t.app_id == app_id and t.expires_at - now >= 1800:
+                    return token, int(t.expires_at - now)
+            token = "t-" + secrets.token_hex(20)
+            self.tokens[token] = Token(app_id, now + TOKEN_TTL)
+            return token, TOKEN_TTL
+
+    def check_token(self, authorization: str | None) -> str:
+        if not authorization or not authorization.startswith("Bearer ") or not authorization[7:].strip():
+            raise fail(99991661, "Missing access token for authorization. Please make a request with token attached.")
+        token = authorization[7:].strip()
+        if not token.startswith(("t-", "u-")):
+            raise fail(99991671, "Invalid token: must start with t- or u-")
+        with self.lock:
+            t = self.tokens.get(token)
+            if t is None or t.expires_at <= self.clock():
+                raise fail(99991663, "Invalid access token for authorization. Please make a request with token attached.")
+            return t.app_id
+
+    def expire_tokens(self) -> None:
+        with self.lock:
+            self.tokens.clear()
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def render_user(self, key: str, uid_type: str, did_type: str, *, endpoint: str) -> dict[str, Any]:
+        u = self.users[key]
+        out = {k: copy.deepcopy(v) for k, v in u.items() if k not in WRITE_ONLY}
+        out["department_ids"] = [self.dept_out_id(d, did_type) for d in u.get("department_ids", [])]
+        out["orders"] = [
+            {**o, "department_id": self.dept_out_id(o["department_id"], did_type)} for o in u.get("orders", [])
+        ]
+        if u.get("leader_user_id"):
+            out["leader_user_id"] = self._out_ref(u["leader_user_id"], uid_type)
+        if u.get("dotted_line_leader_user_ids"):
+            out["dotted_line_leader_user_ids"] = [
+                self._out_ref(x, uid_type) for x in u["dotted_line_leader_user_ids"]
+            ]
+        out["is_tenant_manager"] = bool(u.get("is_tenant_manager", False))
+        if endpoint != "get":  # docs: top-level is_frozen is listed for batch/find_by_department only
+            out["is_frozen"] = out["status"]["is_frozen"]
+        return out
+
+    def _out_ref(self, key: str, uid_type: str) -> str:
+        return self.user_out_id(key, uid_type) if key in self.users else key
+
+    def get_user(self, uid: str, uid_type: str, did_type: str) -> dict[str, Any]:
+        with self.lock:
+            key = self.user_key(uid, uid_type)
+            if key is None:
+                raise fail(41050, "no user authority error")
+            return self.render_user(key, uid_type, did_type, endpoint="get")
+
+    def batch_users(self, uids: list[str], uid_type: str, did_type: str) -> list[dict[str, Any]]:
+        if not uids:
+            raise fail(40001, "param error: user_ids is required")
+        if len(uids) > 50:
+            raise fail(40001, "param error: user_ids at most 50")
+        with self.lock:
+            keys = [self.user_key(u, uid_type) for u in uids]
+            # docs: users outside the app's contact scope are silently omitted
+            return [self.render_user(k, uid_type, did_type, endpoint="batch") for k in keys if k is not None]
+
+    def department_members(self, did: str, did_type: str) -> list[str]:
+        with self.lock:
+            key = self.dept_key(did, did_type)
+            if key is None:
+                raise fail(40004, "no dept authority error", status=403)
+            members = [k for k, u in self.users.items() if key in u.get("department_ids", [])]
+            if key == "0":
+                members = [k for k, u in self.users.items() if not u.get("department_ids") or "0" in u["department_ids"]]
+            return members
+
+    def children(self, did: str, did_type: str, fetch_child: bool) -> list[dict[str, Any]]:
+        with self.lock:
+            key = self.dept_key(did, did_type)
+            if key is None:
+                raise fail(40004, "no dept authority error", status=403)
+            out: list[dict[str, Any]] = []
+            frontier = [key]
+            while frontier:
+                parent = frontier.pop(0)
+                for k, d in self.departments.items():
+                    if d.get("parent_department_id", "0") == parent:
+                        out.append(self.render_department(k, did_type))
+                        if fetch_child:
+                            frontier.append(k)
+            return out
+
+    def render_department(self, key: str, did_type: str) -> dict[str, Any]:
+        d = copy.deepcopy(self.departments[key])
+        parent = d.get("parent_department_id", "0")
+        d["parent_department_id"] = self.dept_out_id(parent, did_type) if parent in self.departments else "0"
+        d["member_count"] = sum(1 for u in self.users.values() if key in u.get("department_ids", []))
+        return d
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def patch_user(self, uid: str, body: Any, uid_type: str, did_type: str) -> dict[str, Any]:
+        with self.lock:
+            key = self._writable_user(uid, uid_type)
+            changes = self._check_body(key, body, uid_type, did_type, replace=False)
+            self._write(key, changes)
+            return self.render_user(key, uid_type, did_type, endpoint="get")
+
+    def put_user(self, uid: str, body: Any, uid_type: str, did_type: str) -> dict[str, Any]:
+        with self.lock:
+            key = self._writable_user(uid, uid_type)
+            if not isinstance(body, dict):
+                raise fail(40001, "param error: body must be a JSON object")
+            for field, code in PUT_REQUIRED:
+                if body.get(field) in (None, "", []):
+                    raise fail(code, f"{field} is required")
+            changes = self._check_body(key, body, uid_type, did_type, replace=True)
+            # the deprecated PUT replaces the user: every writable field not sent is cleared
+            for field, typ in WRITABLE.items():
+                if field not in changes and field != "is_frozen":
+                    changes[field] = [] if typ is list else None
+            self._write(key, changes)
+            return self.render_user(key, uid_type, did_type, endpoint="get")
+
+    def _writable_user(self, uid: str, uid_type: str) -> str:
+        key = self.user_key(uid, uid_type)
+        if key is None:
+            raise fail(41050, "no user authority error")
+        status = self.users[key]["status"]
+        if status.get("is_resigned"):
+            raise fail(42006, "user has resigned error")
+        if status.get("is_unjoin"):
+            raise fail(44010, "unJoined user not allow to update")
+        if status.get("is_exited"):
+            raise fail(44011, "exited user not allow to update")
+        return key
+
+    def _check_body(self, key: str, body: Any, uid_type: str, did_type: str, *, replace: bool) -> dict[str, Any]:
+        """The stored-form changes of a PATCH/PUT body, or the docs' error for the first problem."""
+        if not isinstance(body, dict):
+            raise fail(40001, "param error: body must be a JSON object")
+        user = self.users[key]
+        changes: dict[str, Any] = {}
+        for field, value in body.items():
+            if field not in WRITABLE or value is None:
+                continue  # unknown and null fields are ignored, as the SDK's filter_null implies
+            typ = WRITABLE[field]
+            if typ is int and not _int(value) or typ is not int and not isinstance(value, typ):
+                raise fail(40001, f"param error: {field} must be {getattr(typ, '__name__', typ)}")
+            changes[field] = value
+        name_limit = 64 if replace else 255  # PUT page: 64 (41070); PATCH page: 255
+        for field, code in (("name", 41070), ("en_name", 41071), ("nickname", 41072)):
+            if field in changes and len(changes[field]) > name_limit:
+                raise fail(code, f"{field} length exceed {name_limit} character")
+        if "name" in changes and not changes["name"]:
+            raise fail(41040, "user name is null error")
+        if "job_title" in changes and len(changes["job_title"]) > 255:
+            raise fail(41063, "job_title length exceed 100 character")
+        if "city" in changes and len(changes["city"]) > 100:
+            raise fail(40001, "param error: city at most 100 characters")
+        for field in ("work_station", "employee_no"):
+            if field in changes and len(changes[field]) > 255:
+                raise fail(40001, f"param error: {field} at most 255 characters")
+        if "gender" in changes and changes["gender"] not in (0, 1, 2, 3):
+            raise fail(41038, "gender is invalid error")
+        if "employee_type" in changes and changes["employee_type"] not in self.employee_types:
+            raise fail(41059, "invalid employee type error")
+        if "join_time" in changes and not 0 <= changes["join_time"] <= INT32[1]:
+            raise fail(41042, "join time is invalid error")
+        if "mobile" in changes and changes["mobile"]:
+            if not MOBILE.match(changes["mobile"]):
+                raise fail(41004, "mobile is invalid error")
+            if self._taken("mobile", changes["mobile"], key):
+                raise fail(41001, "mobile has already exist error")
+        for field in ("email", "enterprise_email"):
+            if changes.get(field):
+                if not EMAIL.match(changes[field]):
+                    raise fail(41005, "email is invalid error")
+                if field == "email" and self._taken("email", changes[field], key):
+                    raise fail(41002, "email has already exist error")
+        mobile = changes.get("mobile", user.get("mobile")) or ""
+        email = changes.get("email", user.get("email")) or ""
+        if mobile and not _mainland(mobile) and not email:
+            raise fail(44020, "mobile and email need together exist")
+        if changes.get("employee_no") and self._taken("employee_no", changes["employee_no"], key):
+            raise fail(44051, "employee_no already existed")
+        if "orders" in changes and "department_ids" not in changes:
+            raise fail(44002, "update order must update department together")
+        if "department_ids" in changes:
+            changes["department_ids"], changes["orders"] = self._check_departments(
+                user, changes["department_ids"], changes.get("orders"), did_type
+            )
+        for field in ("leader_user_id",):
+            if changes.get(field):
+                leader = self.user_key(changes[field], uid_type)
+                if leader is None:
+                    raise fail(41050, "no user authority error")
+                if leader == key:
+                    raise fail(41030, "set leader to oneself error")
+                changes[field] = leader
+        if "dotted_line_leader_user_ids" in changes:
+            resolved = []
+            for uid in changes["dotted_line_leader_user_ids"]:
+                leader = self.user_key(uid, uid_type) if isinstance(uid, str) else None
+                if leader is None:
+                    raise fail(41050, "no user authority error")
+                resolved.append(leader)
+            changes["dotted_line_leader_user_ids"] = resolved
+        if "custom_attrs" in changes:
+            changes["custom_attrs"] = self._check_custom_attrs(user, changes["custom_attrs"], replace)
+        if changes.get("is_frozen") and key == self.founder:
+            raise fail(44036, "freeze tenant founder is forbidden")
+        for field in ("subscription_ids",):
+            if field in changes and not all(isinstance(x, str) for x in changes[field]):
+                raise fail(40001, f"param error: {field} must be a list of strings")
+        return changes
+
+    def _taken(self, field: str, value: str, key: str) -> bool:
+        def norm(v: Any) -> Any:
+            if field == "mobile" and isinstance(v, str) and v and not v.startswith("+"):
+                return "+86" + v
+            return v.lower() if field == "email" and isinstance(v, str) else v
+
+        target = norm(value)
+        return any(k != key and u.get(field) and norm(u[field]) == target for k, u in self.users.items())
+
+    def _check_departments(
+        self, user: dict[str, Any], dept_ids: list[Any], orders: list[Any] | None, did_type: str
+    ) -> tuple[list[str], list[dict[str, Any]]]:
+        if not dept_ids:
+            raise fail(41041, "department id is not assigned error")
+        if len(dept_ids) > 50:
+            raise fail(41033, "user in too many departments error")
+        keys: list[str] = []
+        for did in dept_ids:
+            key = self.dept_key(did, did_type) if isinstance(did, str) else None
+            if key is None:
+                raise fail(44035, "departmentID is invaild")
+            keys.append(key)
+        if orders is None:
+            # departments without orders: keep the orders of departments kept, default the rest
+            old = {o["department_id"]: o for o in user.get("orders", [])}
+            new = [old.get(k, {"department_id": k, "user_order": 0, "department_order": 0,
+                               "is_primary_dept": False}) for k in keys]
+            if new and not any(o.get("is_primary_dept") for o in new):
+                new[0] = {**new[0], "is_primary_dept": True}
+            return keys, new
+        stored: list[dict[str, Any]] = []
+        for order in orders:
+            if not isinstance(order, dict):
+                raise fail(40001, "param error: orders items must be objects")
+            okey = self.dept_key(order.get("department_id", ""), did_type)
+            if okey is None or okey not in keys:
+                raise fail(41025, "order department invalid error")
+            for f in ("user_order", "department_order"):
+                if f in order and (not _int(order[f]) or not INT32[0] <= order[f] <= INT32[1]):
+                    raise fail(40001, f"param error: orders.{f} must be an int")
+            stored.append({"user_order": 0, "department_order": 0, "is_primary_dept": False,
+                           **order, "department_id": okey})
+        primaries = [o for o in stored if o.get("is_primary_dept")]
+        if primaries:
+            top = max(o.get("department_order", 0) for o in stored)
+            if len(primaries) > 1 or primaries[0].get("department_order", 0) != top:
+                raise fail(41410, "user primary dept must be the first department in the order")
+        return keys, stored
+
+    def _check_custom_attrs(self, user: dict[str, Any], attrs: list[Any], replace: bool) -> list[dict[str, Any]]:
+        merged = {} if replace else {a["id"]: a for a in user.get("custom_attrs", []) if "id" in a}
+        for attr in attrs:
+            if not isinstance(attr, dict) or not attr.get("id"):
+                raise fail(41044, "Custom attribute is not set error")
+            if self.custom_attr_ids is not None and attr["id"] not in self.custom_attr_ids:
+                raise fail(41045, "Custom attribute id is not exist error")
+            value = attr.get("value")
+            if not isinstance(value, dict) or not value:
+                raise fail(41046, "Custom attribute value is not set error")
+            if attr.get("type") == "HREF":
+                if not value.get("text"):
+                    raise fail(41047, "Custom attribute href text  is null error")
+                if not value.get("url"):
+                    raise fail(41048, "Custom attribute href url  is null error")
+            merged[attr["id"]] = copy.deepcopy(attr)
+        return list(merged.values())
+
+    def _write(self, key: str, changes: dict[str, Any]) -> None:
+        user = self.users[key]
+        for field, value in changes.items():
+            if field == "is_frozen":
+                user["status"]["is_frozen"] = bool(value)
+            elif value is None:
+                user.pop(field, None)
+            else:
+                user[field] = copy.deepcopy(value)
+
+    # -- introspection -------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "departments": copy.deepcopy(list(self.departments.values())),
+                "users": copy.deepcopy(list(self.users.values())),
+                "founder": self.founder,
+            }

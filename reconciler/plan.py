@@ -1,0 +1,143 @@
+"""The Plan: the one value passed from plan to apply, saved to disk and rendered three ways.
+
+Types only; building a plan is engine.py's job, rendering render.py's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from .errors import ReconcilerError
+
+FORMAT_VERSION = "1"
+
+
+class Action(str, Enum):
+    UPDATE = "~"
+    NOOP = " "
+
+
+@dataclass
+class FieldChange:
+    field: str
+    before: Any
+    after: Any
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass
+class UserChange:
+    handle: str
+    user_id: str
+    name: str
+    path: str
+    changes: list[FieldChange]
+    body: dict[str, Any]  # exactly what the PATCH will send
+    lane: str  # "normal" or "1qps"
+    fingerprint: str  # of the live values of `compared`, at plan time
+    compared: list[str]  # declared readable fields
+    write_only: list[str] = field(default_factory=list)  # declared but not comparable with live
+
+    @property
+    def action(self) -> Action:
+        return Action.UPDATE
+
+
+@dataclass
+class PlanError:
+    handle: str
+    path: str
+    message: str
+    code: int | None = None
+
+
+@dataclass
+class Plan:
+    base_url: str
+    user_id_type: str
+    department_id_type: str
+    desired_digest: str
+    changes: list[UserChange] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    unmanaged: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[PlanError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    write_only_notes: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)  # user and department ids → display names
+    format_version: str = FORMAT_VERSION
+
+    @property
+    def field_count(self) -> int:
+        return sum(len(c.changes) for c in self.changes)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    @property
+    def hash(self) -> str:
+        """Identity of what this plan would do: the same writes from the same desired state."""
+        blob = json.dumps(
+            {"desired": self.desired_digest, "base_url": self.base_url,
+             "writes": [[c.user_id, c.body] for c in sorted(self.changes, key=lambda c: c.user_id)]},
+            sort_keys=True, ensure_ascii=False,
+        ).encode()
+        return "sha256:" + hashlib.sha256(blob).hexdigest()[:32]
+
+    def summary_line(self) -> str:
+        n = len(self.changes)
+        users = "user" if n == 1 else "users"
+        return f"Plan: {n} {users} to change ({self.field_count} fields), {len(self.unchanged)} unchanged."
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["plan_hash"] = self.hash
+        data["summary"] = {
+            "to_change": len(self.changes), "fields": self.field_count, "unchanged": len(self.unchanged),
+            "unmanaged": len(self.unmanaged), "errors": len(self.errors),
+        }
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Plan":
+        if data.get("format_version") != FORMAT_VERSION:
+            raise ReconcilerError(
+                f"plan format_version {data.get('format_version')!r} is not {FORMAT_VERSION!r}: "
+                "make the plan again with this version of reconciler")
+        try:
+            changes = [UserChange(**{**c, "changes": [FieldChange(**f) for f in c["changes"]]})
+                       for c in data["changes"]]
+            errors = [PlanError(**e) for e in data.get("errors", [])]
+            keep = {k: data[k] for k in ("base_url", "user_id_type", "department_id_type", "desired_digest",
+                                         "unchanged", "unmanaged", "warnings", "write_only_notes", "names")
+                    if k in data}
+            plan = cls(**keep, changes=changes, errors=errors)
+        except (KeyError, TypeError) as exc:
+            raise ReconcilerError(f"the plan file is damaged ({exc}); make the plan again") from None
+        if data.get("plan_hash") and data["plan_hash"] != plan.hash:
+            raise ReconcilerError("the plan file was edited after it was made (its plan_hash does not match); "
+                                  "make the plan again")
+        return plan
+
+
+def save_plan(plan: Plan, path: Path) -> None:
+    data = plan.to_dict()
+    data["note"] = "Saved plan: holds raw personal data (mobile, e-mail) as needed to apply it; keep it private."
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", "utf-8")
+
+
+def load_plan(path: Path) -> Plan:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise ReconcilerError(f"{path}: cannot read the plan: {exc.strerror}") from None
+    except ValueError:
+        raise ReconcilerError(f"{path}: not a saved plan (not JSON); make one with `reconciler plan --out`") from None
+    if not isinstance(data, dict):
+        raise ReconcilerError(f"{path}: not a saved plan; make one with `reconciler plan --out`")
+    return Plan.from_dict(data)

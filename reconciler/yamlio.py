@@ -1,0 +1,133 @@
+"""YAML in and out: safe parsing that never raises on hostile input, and locating a key's line.
+
+Parsing uses libyaml (CSafeLoader) when present; lines are located lazily, only for files that
+have something to report, so the common path pays for one parse.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+from .errors import Issue
+
+try:
+    _Base = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Base = yaml.SafeLoader  # type: ignore[misc]
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+
+
+class StrictLoader(_Base):  # type: ignore[misc,valid-type]
+    """SafeLoader that rejects duplicate keys, anchors/aliases and absurd nesting."""
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        if node in self.constructed_objects or node in self.recursive_objects:
+            raise ConstructorError(
+                None, None, "anchors and aliases (& and *) are not allowed in directory files", node.start_mark
+            )
+        return super().construct_object(node, deep)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if isinstance(key_node, ScalarNode):
+                    if key_node.value in seen:
+                        raise ConstructorError(
+                            None, None, f"duplicate key {key_node.value!r}: a key may appear once",
+                            key_node.start_mark,
+                        )
+                    seen.add(key_node.value)
+        return super().construct_mapping(node, deep)
+
+
+def _too_deep(text: str) -> bool:
+    """Cheap pre-check against nesting bombs, which would exhaust the parser's recursion."""
+    depth = best = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            if depth > best:
+                best = depth
+        elif ch in "]}":
+            depth -= 1
+    if best > MAX_DEPTH:
+        return True
+    indents = {len(line) - len(line.lstrip(" -")) for line in text.splitlines() if line.strip()}
+    return len(indents) > MAX_DEPTH
+
+
+def decode(raw: bytes, path: str) -> tuple[str | None, Issue | None]:
+    if len(raw) > MAX_FILE_BYTES:
+        return None, Issue(path, None, None, "", f"file is {len(raw):,} bytes; a directory file is at most 1 MiB")
+    if b"\x00" in raw:
+        return None, Issue(path, None, None, "", "file is binary (it holds NUL bytes); expected YAML text")
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return None, Issue(path, line, None, "", f"byte {exc.start} is not UTF-8; save the file as UTF-8")
+
+
+def load_yaml_text(raw: bytes, path: str) -> tuple[Any, Issue | None]:
+    """Parse one YAML document; any problem becomes an Issue, never an exception."""
+    text, issue = decode(raw, path)
+    if issue is not None:
+        return None, issue
+    assert text is not None
+    if ("[" in text or "{" in text or text.count("\n") > 200) and _too_deep(text):
+        return None, Issue(path, None, None, "", f"nesting deeper than {MAX_DEPTH} levels; a user file is flat")
+    try:
+        return yaml.load(text, Loader=StrictLoader), None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        col = mark.column + 1 if mark else None
+        what = exc.problem or exc.context or "invalid YAML"
+        return None, Issue(path, line, col, "", f"YAML syntax error: {what}")
+    except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as exc:
+        return None, Issue(path, None, None, "", f"YAML error: {type(exc).__name__}: {str(exc)[:200]}")
+
+
+def locate(text: str, keys: Sequence[str | int]) -> tuple[int | None, int | None]:
+    """1-based (line, column) of the deepest existing node on `keys` in `text`."""
+    try:
+        node = yaml.compose(text, Loader=_Base)
+    except (yaml.YAMLError, RecursionError):
+        return None, None
+    if node is None:
+        return None, None
+    mark = node.start_mark
+    for key in keys:
+        if isinstance(node, MappingNode) and isinstance(key, str):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, ScalarNode) and key_node.value == key:
+                    mark, node = key_node.start_mark, value_node
+                    break
+            else:
+                break
+        elif isinstance(node, SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+            node = node.value[key]
+            mark = node.start_mark
+        else:
+            break
+    return mark.line + 1, mark.column + 1
+
+
+def field_path(keys: Sequence[str | int]) -> str:
+    """`orders[0].department_id` from ('orders', 0, 'department_id')."""
+    out = ""
+    for key in keys:
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
+    return out
+
+
+def dump_yaml(data: Any) -> str:
+    return yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), allow_unicode=True,
+                     sort_keys=False, default_flow_style=None, width=120)
