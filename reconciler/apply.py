@@ -5,9 +5,10 @@ One user's failure never stops the others; a re-run converges.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .client import DirectoryClient
 from .codes import explain
@@ -48,32 +49,44 @@ class ApplyReport:
         return self.count(FAILED) == 0
 
     def summary_line(self) -> str:
-        return (f"Apply: {self.count(APPLIED)} applied, {self.count(FAILED)} failed, "
-                f"{self.count(STALE)} stale, {self.count(SKIPPED)} skipped.")
+        return (
+            f"Apply: {self.count(APPLIED)} applied, {self.count(FAILED)} failed, "
+            f"{self.count(STALE)} stale, {self.count(SKIPPED)} skipped."
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"plan_hash": self.plan_hash, "results": [asdict(r) for r in self.results],
-                "summary": {s: self.count(s) for s in (APPLIED, FAILED, STALE, SKIPPED)}}
+        return {
+            "plan_hash": self.plan_hash,
+            "results": [asdict(r) for r in self.results],
+            "summary": {s: self.count(s) for s in (APPLIED, FAILED, STALE, SKIPPED)},
+        }
 
 
 def check_guards(plan: Plan, settings: Settings, *, allow_large: bool = False, allow_freeze: bool = False) -> None:
     """Refuse change classes that can hurt people unless explicitly allowed; the message names the flag."""
     n = len(plan.changes)
     if n > settings.max_changes and not allow_large:
-        raise GuardRefused(f"the plan changes {n} users; max_changes is {settings.max_changes} "
-                           "(reconciler.yaml). Review it and pass --allow-large to apply anyway")
+        raise GuardRefused(
+            f"the plan changes {n} users; max_changes is {settings.max_changes} "
+            "(reconciler.yaml). Review it and pass --allow-large to apply anyway"
+        )
     freezes = [c for c in plan.changes if c.body.get("is_frozen") is True]
     if len(freezes) > settings.max_freezes and not allow_freeze:
-        raise GuardRefused(f"the plan freezes {len(freezes)} users; max_freezes is {settings.max_freezes}. "
-                           "Pass --allow-freeze to apply anyway")
+        raise GuardRefused(
+            f"the plan freezes {len(freezes)} users; max_freezes is {settings.max_freezes}. "
+            "Pass --allow-freeze to apply anyway"
+        )
     moves = [c for c in plan.changes if "department_ids" in c.body]
     if len(moves) > settings.max_department_moves and not allow_large:
-        raise GuardRefused(f"the plan moves {len(moves)} users between departments; max_department_moves is "
-                           f"{settings.max_department_moves}. Pass --allow-large to apply anyway")
+        raise GuardRefused(
+            f"the plan moves {len(moves)} users between departments; max_department_moves is "
+            f"{settings.max_department_moves}. Pass --allow-large to apply anyway"
+        )
 
 
-def _apply_one(change: UserChange, live: dict[str, Any] | None, client: DirectoryClient,
-               protected: frozenset[str]) -> UserResult:
+def _apply_one(
+    change: UserChange, live: dict[str, Any] | None, client: DirectoryClient, protected: frozenset[str]
+) -> UserResult:
     fields = list(change.body)
     result = UserResult(change.handle, change.user_id, APPLIED, fields)
     if change.handle in protected:
@@ -99,8 +112,14 @@ def _apply_one(change: UserChange, live: dict[str, Any] | None, client: Director
     return result
 
 
-def apply_plan(plan: Plan, client: DirectoryClient, *, protected: tuple[str, ...] = (),
-               concurrency: int = 4, on_result: Callable[[UserResult], None] | None = None) -> ApplyReport:
+def apply_plan(
+    plan: Plan,
+    client: DirectoryClient,
+    *,
+    protected: tuple[str, ...] = (),
+    concurrency: int = 4,
+    on_result: Callable[[UserResult], None] | None = None,
+) -> ApplyReport:
     report = ApplyReport(plan.hash)
     if not plan.changes:
         return report

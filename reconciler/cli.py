@@ -11,8 +11,9 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -73,11 +74,21 @@ def _print_issues(issues: list[Any]) -> None:
 
 
 dir_option = click.option(
-    "--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("directory"),
-    show_default=True, help="The directory repo folder: reconciler.yaml, departments.yaml, users/*.yaml.")
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("directory"),
+    show_default=True,
+    help="The directory repo folder: reconciler.yaml, departments.yaml, users/*.yaml.",
+)
 format_option = click.option(
-    "--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text", show_default=True,
-    help="text for people, markdown for PR comments, json for machines (see README: JSON format).")
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(RENDERERS)),
+    default="text",
+    show_default=True,
+    help="text for people, markdown for PR comments, json for machines (see README: JSON format).",
+)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -107,9 +118,12 @@ def _load_valid(directory: Path) -> tuple[DesiredState, ValidationResult]:
 
 def _client(settings: Settings, base_url: str | None = None, credentials: Credentials | None = None) -> DirectoryClient:
     return DirectoryClient(
-        base_url or base_url_from(settings), credentials or credentials_from_env(),
-        user_id_type=settings.user_id_type, department_id_type=settings.department_id_type,
-        quotas=settings.quotas)
+        base_url or base_url_from(settings),
+        credentials or credentials_from_env(),
+        user_id_type=settings.user_id_type,
+        department_id_type=settings.department_id_type,
+        quotas=settings.quotas,
+    )
 
 
 @cli.command("validate")
@@ -129,8 +143,9 @@ def validate_cmd(directory: Path) -> None:
     click.echo(f"{len(state.users)} user files valid ({len(result.warnings)} warnings).")
 
 
-def _plan(directory: Path, base_url: str | None = None, credentials: Credentials | None = None,
-          sync_write_only: bool = False) -> tuple[DesiredState, Plan]:
+def _plan(
+    directory: Path, base_url: str | None = None, credentials: Credentials | None = None, sync_write_only: bool = False
+) -> tuple[DesiredState, Plan]:
     state, result = _load_valid(directory)
     _print_issues(result.warnings)
     with _client(state.settings, base_url, credentials) as client:
@@ -145,10 +160,19 @@ def _plan(directory: Path, base_url: str | None = None, credentials: Credentials
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 no changes, 1 error, 2 changes present.")
 @click.option("--show-sensitive", is_flag=True, help="Show mobile and e-mail values instead of masking them.")
 @click.option("--show-unmanaged", is_flag=True, help="List live users no file declares.")
-@click.option("--sync-write-only", is_flag=True, help="Also send avatar_key and subscription_ids, which cannot be compared.")
+@click.option(
+    "--sync-write-only", is_flag=True, help="Also send avatar_key and subscription_ids, which cannot be compared."
+)
 @user_errors
-def plan_cmd(directory: Path, fmt: str, out: Path | None, detailed_exitcode: bool, show_sensitive: bool,
-             show_unmanaged: bool, sync_write_only: bool) -> None:
+def plan_cmd(
+    directory: Path,
+    fmt: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    show_sensitive: bool,
+    show_unmanaged: bool,
+    sync_write_only: bool,
+) -> None:
     """Show what apply would change. Reads only; never writes to Feishu."""
     _, plan = _plan(directory, sync_write_only=sync_write_only)
     click.echo(RENDERERS[fmt](plan, show_sensitive=show_sensitive, show_unmanaged=show_unmanaged), nl=False)
@@ -166,18 +190,21 @@ def _confirm(auto_approve: bool) -> None:
         return
     if not sys.stdin.isatty():
         raise ReconcilerError("apply needs confirmation and there is no terminal: pass --auto-approve (as CI does)")
-    answer = click.prompt("Do you want to apply these changes? Only 'yes' will be accepted", default="",
-                          show_default=False)
+    answer = click.prompt(
+        "Do you want to apply these changes? Only 'yes' will be accepted", default="", show_default=False
+    )
     if answer.strip() != "yes":
         raise ReconcilerError("apply cancelled")
 
 
-def _run_apply(plan: Plan, settings: Settings, client: DirectoryClient, fmt: str, *, allow_large: bool,
-               allow_freeze: bool) -> ApplyReport:
+def _run_apply(
+    plan: Plan, settings: Settings, client: DirectoryClient, fmt: str, *, allow_large: bool, allow_freeze: bool
+) -> ApplyReport:
     check_guards(plan, settings, allow_large=allow_large, allow_freeze=allow_freeze)
     report = apply_plan(plan, client, protected=settings.protected)
-    click.echo(REPORT_RENDERERS["json" if fmt == "json" else "markdown" if fmt == "markdown" else "text"](report),
-               nl=False)
+    click.echo(
+        REPORT_RENDERERS["json" if fmt == "json" else "markdown" if fmt == "markdown" else "text"](report), nl=False
+    )
     return report
 
 
@@ -190,8 +217,15 @@ def _run_apply(plan: Plan, settings: Settings, client: DirectoryClient, fmt: str
 @click.option("--allow-freeze", is_flag=True, help="Apply even beyond max_freezes.")
 @click.option("--show-sensitive", is_flag=True, help="Show mobile and e-mail values instead of masking them.")
 @user_errors
-def apply_cmd(plan_file: Path | None, directory: Path, fmt: str, auto_approve: bool, allow_large: bool,
-              allow_freeze: bool, show_sensitive: bool) -> None:
+def apply_cmd(
+    plan_file: Path | None,
+    directory: Path,
+    fmt: str,
+    auto_approve: bool,
+    allow_large: bool,
+    allow_freeze: bool,
+    show_sensitive: bool,
+) -> None:
     """Apply a saved plan (PLAN_FILE) or plan now and apply after confirmation.
 
     Each changed user gets one PATCH with only the changed fields. A user whose live values changed
@@ -202,7 +236,8 @@ def apply_cmd(plan_file: Path | None, directory: Path, fmt: str, auto_approve: b
         plan = load_plan(plan_file)
         if plan.desired_digest != state.digest:
             raise ReconcilerError(
-                f"{plan_file} was made from another desired state than {directory} holds now; plan again")
+                f"{plan_file} was made from another desired state than {directory} holds now; plan again"
+            )
     else:
         with _client(state.settings) as client:
             plan = plan_directory(state, result, client)
@@ -220,19 +255,33 @@ def apply_cmd(plan_file: Path | None, directory: Path, fmt: str, auto_approve: b
 
 
 @cli.command("emulator")
-@click.option("--seed", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="Seed file (YAML or JSON): apps, departments, users, founder. Default: the demo org.")
+@click.option(
+    "--seed",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Seed file (YAML or JSON): apps, departments, users, founder. Default: the demo org.",
+)
 @click.option("--generate", type=click.IntRange(1, 1_000_000), help="Serve a generated org of N users instead.")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
-              help="Port on 127.0.0.1; 0 picks a free one.")
-@click.option("--quotas/--no-quotas", default=False, show_default=True,
-              help="Enforce the documented rate limits (50/s, 1000/min per API; 1 QPS for department/freeze PATCHes).")
-@click.option("--time-scale", type=click.FloatRange(min=0.001), default=1.0, show_default=True,
-              help="Run quota time this many times faster (benchmarks).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="Port on 127.0.0.1; 0 picks a free one."
+)
+@click.option(
+    "--quotas/--no-quotas",
+    default=False,
+    show_default=True,
+    help="Enforce the documented rate limits (50/s, 1000/min per API; 1 QPS for department/freeze PATCHes).",
+)
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(min=0.001),
+    default=1.0,
+    show_default=True,
+    help="Run quota time this many times faster (benchmarks).",
+)
 @click.option("--faults", "faults_json", help='Fault injection as JSON, e.g. \'{"rate": 0.1, "seed": 1}\'.')
 @user_errors
-def emulator_cmd(seed: Path | None, generate: int | None, port: int, quotas: bool, time_scale: float,
-                 faults_json: str | None) -> None:
+def emulator_cmd(
+    seed: Path | None, generate: int | None, port: int, quotas: bool, time_scale: float, faults_json: str | None
+) -> None:
     """Serve the built-in Feishu contact API emulator on 127.0.0.1 until interrupted.
 
     The first line printed is `listening on http://127.0.0.1:PORT`. Point the reconciler at it with
@@ -270,8 +319,13 @@ def _demo_directory(directory: Path | None) -> Path:
 
 @cli.command("demo")
 @click.option("--apply", "do_apply", is_flag=True, help="Apply the plan, then plan again to show convergence.")
-@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Directory to use. Default: ./directory if present, else the bundled example.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Directory to use. Default: ./directory if present, else the bundled example.",
+)
 @click.option("--show-sensitive", is_flag=True, help="Show mobile and e-mail values instead of masking them.")
 @user_errors
 def demo_cmd(do_apply: bool, directory: Path | None, show_sensitive: bool) -> None:

@@ -11,9 +11,10 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import httpx
 
@@ -103,9 +104,18 @@ class RetryPolicy:
 
 
 class DirectoryClient:
-    def __init__(self, base_url: str, credentials: Credentials, *, user_id_type: str = "open_id",
-                 department_id_type: str = "open_department_id", quotas: Quotas | None = None,
-                 retry: RetryPolicy | None = None, timeout: float = 15.0, concurrency: int = 4):
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        user_id_type: str = "open_id",
+        department_id_type: str = "open_department_id",
+        quotas: Quotas | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 15.0,
+        concurrency: int = 4,
+    ):
         self.base_url = base_url.rstrip("/")
         self._credentials = credentials
         self.user_id_type = user_id_type
@@ -120,7 +130,9 @@ class DirectoryClient:
         self._token_lock = threading.Lock()
         self._rng = random.Random()
         self._http = httpx.Client(
-            base_url=self.base_url, timeout=timeout, trust_env=False,
+            base_url=self.base_url,
+            timeout=timeout,
+            trust_env=False,
             limits=httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2),
             headers={"User-Agent": "feishu-directory-reconciler"},
         )
@@ -128,7 +140,7 @@ class DirectoryClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "DirectoryClient":
+    def __enter__(self) -> DirectoryClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -156,8 +168,18 @@ class DirectoryClient:
 
     # -- transport -------------------------------------------------------------------------------
 
-    def _send(self, endpoint: str, method: str, path: str, *, params: Any = None, json: Any = None,
-              auth: bool = True, lane: Lane = Lane.NORMAL, what: str = "") -> tuple[dict[str, Any], str | None]:
+    def _send(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        auth: bool = True,
+        lane: Lane = Lane.NORMAL,
+        what: str = "",
+    ) -> tuple[dict[str, Any], str | None]:
         """One logical call with quotas and retries; returns (payload, log id) or raises."""
         what = what or f"{method} {path}"
         deadline = time.monotonic() + self.retry.total_seconds
@@ -185,7 +207,8 @@ class DirectoryClient:
                 except ValueError:
                     failure = TransportError(
                         f"{what}: HTTP {resp.status_code} with a body that is not Feishu's JSON envelope "
-                        f"(is {self.base_url} the Feishu API?)")
+                        f"(is {self.base_url} the Feishu API?)"
+                    )
                     if resp.status_code < 500:
                         raise failure from None
                     delay = self._backoff(attempt)
@@ -242,14 +265,19 @@ class DirectoryClient:
     def fetch_users(self, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Live users by id via batch GET (50 a call, calls in parallel); ids the API omits are absent."""
         ids = list(dict.fromkeys(user_ids))
-        chunks = [ids[i:i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
+        chunks = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
         if not chunks:
             return {}
         self.authenticate()
 
         def one(chunk: list[str]) -> list[dict[str, Any]]:
-            payload, _ = self._send("users.batch", "GET", f"{USERS}/batch", params=self._params(user_ids=chunk),
-                                    what=f"reading {len(chunk)} users")
+            payload, _ = self._send(
+                "users.batch",
+                "GET",
+                f"{USERS}/batch",
+                params=self._params(user_ids=chunk),
+                what=f"reading {len(chunk)} users",
+            )
             return (payload.get("data") or {}).get("items") or []
 
         found: dict[str, dict[str, Any]] = {}
@@ -266,8 +294,15 @@ class DirectoryClient:
         return found
 
     def patch_user(self, user_id: str, body: dict[str, Any], *, lane: Lane = Lane.NORMAL) -> dict[str, Any]:
-        payload, _ = self._send("users.patch", "PATCH", f"{USERS}/{user_id}", params=self._params(), json=body,
-                                lane=lane, what=f"updating user {user_id}")
+        payload, _ = self._send(
+            "users.patch",
+            "PATCH",
+            f"{USERS}/{user_id}",
+            params=self._params(),
+            json=body,
+            lane=lane,
+            what=f"updating user {user_id}",
+        )
         return (payload.get("data") or {}).get("user") or {}
 
     def find_by_department(self, department_id: str) -> list[dict[str, Any]]:
@@ -275,10 +310,13 @@ class DirectoryClient:
         out: list[dict[str, Any]] = []
         token: str | None = None
         while True:
-            payload, _ = self._send("users.find_by_department", "GET", f"{USERS}/find_by_department",
-                                    params=self._params(department_id=department_id, page_size=50,
-                                                        page_token=token),
-                                    what=f"listing department {department_id}")
+            payload, _ = self._send(
+                "users.find_by_department",
+                "GET",
+                f"{USERS}/find_by_department",
+                params=self._params(department_id=department_id, page_size=50, page_token=token),
+                what=f"listing department {department_id}",
+            )
             data = payload.get("data") or {}
             out.extend(data.get("items") or [])
             if not data.get("has_more"):
@@ -289,10 +327,18 @@ class DirectoryClient:
         """Who holds these e-mails / mobiles (50 of each a call)."""
         out: list[dict[str, Any]] = []
         for i in range(0, max(len(emails), len(mobiles)), BATCH_SIZE):
-            body = {"emails": emails[i:i + BATCH_SIZE], "mobiles": mobiles[i:i + BATCH_SIZE],
-                    "include_resigned": True}
-            payload, _ = self._send("users.batch_get_id", "POST", f"{USERS}/batch_get_id",
-                                    params=[("user_id_type", self.user_id_type)], json=body,
-                                    what="looking up e-mails and mobiles")
+            body = {
+                "emails": emails[i : i + BATCH_SIZE],
+                "mobiles": mobiles[i : i + BATCH_SIZE],
+                "include_resigned": True,
+            }
+            payload, _ = self._send(
+                "users.batch_get_id",
+                "POST",
+                f"{USERS}/batch_get_id",
+                params=[("user_id_type", self.user_id_type)],
+                json=body,
+                what="looking up e-mails and mobiles",
+            )
             out.extend((payload.get("data") or {}).get("user_list") or [])
         return out

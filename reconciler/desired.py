@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .config import Settings, load_settings
 from .errors import Issue
@@ -80,8 +81,11 @@ def _load_departments(path: Path, shown: str, hasher: Any) -> tuple[dict[str, De
         elif isinstance(value, dict) and isinstance(value.get("id"), str) and set(value) <= {"id", "name"}:
             out[alias] = Department(alias, value["id"], str(value.get("name") or alias))
         else:
-            issues.append(Issue(shown, line, col, alias,
-                                "expected a department id, or {id: <department id>, name: <display name>}"))
+            issues.append(
+                Issue(
+                    shown, line, col, alias, "expected a department id, or {id: <department id>, name: <display name>}"
+                )
+            )
     return out, issues
 
 

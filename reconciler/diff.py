@@ -86,7 +86,9 @@ def _details(name: str, want: Any, have: Any) -> list[str]:
         for change in diff[kind]:
             path = change.path(output_format="list")
             where = name + "".join(f"[{p}]" if i == 0 else f".{p}" for i, p in enumerate(path))
-            before = "(none)" if change.t1 is None or kind.endswith("_added") else json.dumps(change.t1, ensure_ascii=False)
+            before = (
+                "(none)" if change.t1 is None or kind.endswith("_added") else json.dumps(change.t1, ensure_ascii=False)
+            )
             after = "(removed)" if kind.endswith("_removed") else json.dumps(change.t2, ensure_ascii=False)
             lines.append(f"{where}: {before} → {after}")
     return lines
@@ -128,8 +130,10 @@ def patch_body(desired: dict[str, Any], changes: list[FieldChange], live: dict[s
     for change in changes:
         if change.field == "orders":
             live_by = {o.get("department_id"): o for o in live_value(live, "orders") or []}
-            body["orders"] = [{**{k: v for k, v in live_by.get(o.get("department_id"), {}).items()
-                                  if k in ORDER_DEFAULTS}, **o} for o in desired["orders"]]
+            body["orders"] = [
+                {**{k: v for k, v in live_by.get(o.get("department_id"), {}).items() if k in ORDER_DEFAULTS}, **o}
+                for o in desired["orders"]
+            ]
         else:
             body[change.field] = desired[change.field]
     if "orders" in body and "department_ids" not in body:

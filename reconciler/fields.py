@@ -6,9 +6,10 @@ behaviour is decided in exactly one place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable
+from typing import Any
 
 
 class Kind(str, Enum):
@@ -64,8 +65,7 @@ FIELDS: tuple[Field, ...] = (
     Field("mobile_visible", label="mobile visible"),
     Field("gender", label="gender"),
     Field("avatar_key", readable=False, label="avatar key"),
-    Field("department_ids", Kind.ID_SET, lane=Lane.SLOW, ref=Ref.DEPARTMENT, high_impact=True,
-          label="departments"),
+    Field("department_ids", Kind.ID_SET, lane=Lane.SLOW, ref=Ref.DEPARTMENT, high_impact=True, label="departments"),
     Field("leader_user_id", ref=Ref.USER, label="leader"),
     Field("city", label="city"),
     Field("country", label="country"),

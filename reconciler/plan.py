@@ -83,9 +83,13 @@ class Plan:
     def hash(self) -> str:
         """Identity of what this plan would do: the same writes from the same desired state."""
         blob = json.dumps(
-            {"desired": self.desired_digest, "base_url": self.base_url,
-             "writes": [[c.user_id, c.body] for c in sorted(self.changes, key=lambda c: c.user_id)]},
-            sort_keys=True, ensure_ascii=False,
+            {
+                "desired": self.desired_digest,
+                "base_url": self.base_url,
+                "writes": [[c.user_id, c.body] for c in sorted(self.changes, key=lambda c: c.user_id)],
+            },
+            sort_keys=True,
+            ensure_ascii=False,
         ).encode()
         return "sha256:" + hashlib.sha256(blob).hexdigest()[:32]
 
@@ -98,30 +102,48 @@ class Plan:
         data = asdict(self)
         data["plan_hash"] = self.hash
         data["summary"] = {
-            "to_change": len(self.changes), "fields": self.field_count, "unchanged": len(self.unchanged),
-            "unmanaged": len(self.unmanaged), "errors": len(self.errors),
+            "to_change": len(self.changes),
+            "fields": self.field_count,
+            "unchanged": len(self.unchanged),
+            "unmanaged": len(self.unmanaged),
+            "errors": len(self.errors),
         }
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Plan":
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
         if data.get("format_version") != FORMAT_VERSION:
             raise ReconcilerError(
                 f"plan format_version {data.get('format_version')!r} is not {FORMAT_VERSION!r}: "
-                "make the plan again with this version of reconciler")
+                "make the plan again with this version of reconciler"
+            )
         try:
-            changes = [UserChange(**{**c, "changes": [FieldChange(**f) for f in c["changes"]]})
-                       for c in data["changes"]]
+            changes = [
+                UserChange(**{**c, "changes": [FieldChange(**f) for f in c["changes"]]}) for c in data["changes"]
+            ]
             errors = [PlanError(**e) for e in data.get("errors", [])]
-            keep = {k: data[k] for k in ("base_url", "user_id_type", "department_id_type", "desired_digest",
-                                         "unchanged", "unmanaged", "warnings", "write_only_notes", "names")
-                    if k in data}
+            keep = {
+                k: data[k]
+                for k in (
+                    "base_url",
+                    "user_id_type",
+                    "department_id_type",
+                    "desired_digest",
+                    "unchanged",
+                    "unmanaged",
+                    "warnings",
+                    "write_only_notes",
+                    "names",
+                )
+                if k in data
+            }
             plan = cls(**keep, changes=changes, errors=errors)
         except (KeyError, TypeError) as exc:
             raise ReconcilerError(f"the plan file is damaged ({exc}); make the plan again") from None
         if data.get("plan_hash") and data["plan_hash"] != plan.hash:
-            raise ReconcilerError("the plan file was edited after it was made (its plan_hash does not match); "
-                                  "make the plan again")
+            raise ReconcilerError(
+                "the plan file was edited after it was made (its plan_hash does not match); make the plan again"
+            )
         return plan
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .apply import ApplyReport
 from .fields import BY_NAME, SENSITIVE, Ref
@@ -42,6 +43,7 @@ def _fmt(field: str, value: Any, names: dict[str, str]) -> str:
     if value == MASK:
         return MASK
     if field in ID_FIELDS and field != "orders":
+
         def one(v: Any) -> str:
             name = names.get(str(v))
             return f"{name} ({_short(str(v))})" if name else str(v)
@@ -61,15 +63,18 @@ def _annotate(line: str, names: dict[str, str]) -> str:
 
 def _user_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
     lane = "  [1 QPS lane]" if change["lane"] == "1qps" else ""
-    out = [f"  {Action.UPDATE.value} @{change['handle']}  {change['name']}  {change['user_id']}  "
-           f"({change['path']}){lane}"]
+    out = [
+        f"  {Action.UPDATE.value} @{change['handle']}  {change['name']}  {change['user_id']}  ({change['path']}){lane}"
+    ]
     for fc in change["changes"]:
-        if BY_NAME[fc["field"]].ref is Ref.DEPARTMENT and fc["field"] == "orders" or fc["field"] == "custom_attrs":
+        if (BY_NAME[fc["field"]].ref is Ref.DEPARTMENT and fc["field"] == "orders") or fc["field"] == "custom_attrs":
             out.append(f"      ~ {fc['field']}:")
             out.extend(f"          {_annotate(d, names)}" for d in fc["details"])
         else:
-            out.append(f"      ~ {fc['field']}: {_fmt(fc['field'], fc['before'], names)} → "
-                       f"{_fmt(fc['field'], fc['after'], names)}")
+            out.append(
+                f"      ~ {fc['field']}: {_fmt(fc['field'], fc['before'], names)} → "
+                f"{_fmt(fc['field'], fc['after'], names)}"
+            )
     extra = sorted(set(change["body"]) - {fc["field"] for fc in change["changes"]})
     for name in extra:
         out.append(f"      = {name}: {_fmt(name, change['body'][name], names)}  (sent with orders: error 44002)")
@@ -114,8 +119,9 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def render_markdown(plan: Plan, *, show_sensitive: bool = False, show_unmanaged: bool = False,
-                    limit: int = MARKDOWN_LIMIT) -> str:
+def render_markdown(
+    plan: Plan, *, show_sensitive: bool = False, show_unmanaged: bool = False, limit: int = MARKDOWN_LIMIT
+) -> str:
     data = plan_data(plan, show_sensitive=show_sensitive)
     s = data["summary"]
     slow = sum(1 for c in data["changes"] if c["lane"] == "1qps")
@@ -153,8 +159,10 @@ def render_markdown(plan: Plan, *, show_sensitive: bool = False, show_unmanaged:
         shown += 1
     cut = len(data["changes"]) - shown
     if cut:
-        body.append(f"_{cut} more users not shown: the comment is limited to {limit:,} characters; "
-                    "see the saved plan artifact or `reconciler plan` for all of them._")
+        body.append(
+            f"_{cut} more users not shown: the comment is limited to {limit:,} characters; "
+            "see the saved plan artifact or `reconciler plan` for all of them._"
+        )
         body.append("")
     return "\n".join(head + body + (tail if data["changes"] else [])) + "\n"
 
@@ -175,8 +183,14 @@ def render_report_text(report: ApplyReport) -> str:
 
 
 def render_report_markdown(report: ApplyReport) -> str:
-    lines = ["### Feishu directory apply", "", f"**{report.summary_line()}**", "",
-             "| user | result | detail |", "|---|---|---|"]
+    lines = [
+        "### Feishu directory apply",
+        "",
+        f"**{report.summary_line()}**",
+        "",
+        "| user | result | detail |",
+        "|---|---|---|",
+    ]
     for r in report.results:
         detail = r.message + (f" (log id `{r.log_id}`)" if r.log_id else "")
         lines.append(f"| `@{r.handle}` | {r.status} | {_md_escape(detail)} |")
@@ -188,4 +202,7 @@ def render_report_json(report: ApplyReport) -> str:
 
 
 REPORT_RENDERERS: dict[str, Callable[[ApplyReport], str]] = {
-    "text": render_report_text, "markdown": render_report_markdown, "json": render_report_json}
+    "text": render_report_text,
+    "markdown": render_report_markdown,
+    "json": render_report_json,
+}

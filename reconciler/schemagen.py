@@ -44,12 +44,12 @@ class Row:
     type: str
     required: bool
     description: str
-    children: list["Row"] = field(default_factory=list)
+    children: list[Row] = field(default_factory=list)
 
 
 def _section(text: str, start: str, end_prefix: str) -> str:
     begin = text.index(start)
-    rest = text[begin + len(start):]
+    rest = text[begin + len(start) :]
     stop = rest.find(end_prefix)
     return rest if stop < 0 else rest[:stop]
 
@@ -69,7 +69,7 @@ def parse_table_rows(section: str) -> list[tuple[str, str, str, str]]:
 def request_example(text: str) -> dict[str, Any]:
     """The JSON request-body example of the PATCH page: the nesting of the records."""
     block = _section(text, "### 请求体示例", "## 响应")
-    return json.loads(block[block.index("{"): block.rindex("}") + 1])
+    return json.loads(block[block.index("{") : block.rindex("}") + 1])
 
 
 def nest(flat: list[tuple[str, str, str, str]], example: dict[str, Any]) -> list[Row]:
@@ -160,11 +160,12 @@ OVERLAY: dict[str, dict[str, Any]] = {
     "employee_type": {"enum": None, "minimum": 1},
     # "修改用户信息传入 0 时，入职时间则会置空。"
     "join_time": {"minimum": 0, "maximum": INT32_MAX},
-    # "国际电话区号的前缀中，必须包含加号 +" / "中国大陆手机号：13011111111 或 +8613011111111"
-    "mobile": {"pattern": r"^(\+[1-9][0-9]{4,19}|1[0-9]{10})$"},
+    # "国际电话区号的前缀中，必须包含加号 +" / "中国大陆手机号：13011111111 或 +8613011111111";
+    # "" is allowed: declaring the empty value is how a field is cleared
+    "mobile": {"pattern": r"^$|^(\+[1-9][0-9]{4,19}|1[0-9]{10})$"},
     # 41005 "email is invalid error"
-    "email": {"pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$"},
-    "enterprise_email": {"pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$"},
+    "email": {"pattern": r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"},
+    "enterprise_email": {"pattern": r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"},
     # "一个用户可属于多个部门。最多可归属 50 个部门。" (41033); a department listed twice is a typo
     "department_ids": {"uniqueItems": True, "items": {"type": "string", "minLength": 1}},
     "dotted_line_leader_user_ids": {"uniqueItems": True, "items": {"type": "string", "minLength": 1}},

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from jsonschema import Draft202012Validator
 
@@ -21,10 +22,19 @@ from .yamlio import field_path
 
 # Limits of the deprecated PUT page / error table that are stricter than the PATCH page.
 STRICTER_LIMITS = {"name": (64, 41070), "en_name": (64, 41071), "nickname": (64, 41072), "job_title": (100, 41063)}
-CODE_OF_CONSTRAINT = {("department_ids", "maxItems"): 41033, ("mobile", "pattern"): 41004,
-                      ("email", "pattern"): 41005, ("enterprise_email", "pattern"): 41005,
-                      ("gender", "enum"): 41038, ("name", "minLength"): 41040, ("user_id", "maxLength"): 41043,
-                      ("employee_type", "minimum"): 41059}
+CODE_OF_CONSTRAINT = {
+    ("department_ids", "maxItems"): 41033,
+    ("mobile", "pattern"): 41004,
+    ("email", "pattern"): 41005,
+    ("enterprise_email", "pattern"): 41005,
+    ("gender", "enum"): 41038,
+    ("name", "minLength"): 41040,
+    ("user_id", "maxLength"): 41043,
+    ("employee_type", "minimum"): 41059,
+    ("name", "maxLength"): 41070,
+    ("en_name", "maxLength"): 41071,
+    ("nickname", "maxLength"): 41072,
+}
 
 
 @dataclass
@@ -74,8 +84,15 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-JSON_TYPES = {"string": "a string", "integer": "a whole number", "boolean": "true or false",
-              "array": "a list", "object": "a mapping", "null": "empty", "number": "a number"}
+JSON_TYPES = {
+    "string": "a string",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "empty",
+    "number": "a number",
+}
 
 
 def _type_name(value: Any) -> str:
@@ -83,8 +100,9 @@ def _type_name(value: Any) -> str:
         return "empty"
     if isinstance(value, bool):
         return "true/false"
-    return {str: "a string", int: "a whole number", float: "a decimal number", list: "a list",
-            dict: "a mapping"}.get(type(value), type(value).__name__)
+    return {str: "a string", int: "a whole number", float: "a decimal number", list: "a list", dict: "a mapping"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def schema_issues(user: DesiredUser) -> list[Issue]:
@@ -100,20 +118,26 @@ def schema_issues(user: DesiredUser) -> list[Issue]:
             for extra in sorted(set(err.instance) - set(allowed), key=str):
                 near = difflib.get_close_matches(str(extra), allowed, n=1)
                 hint = f"; did you mean {near[0]!r}?" if near else f"; known keys: {', '.join(allowed)}"
-                out.append(_issue(user, keys + [extra], f"unknown key {extra!r}{hint}"))
+                out.append(_issue(user, [*keys, extra], f"unknown key {extra!r}{hint}"))
             continue
         if kind == "required":
             missing = [r for r in err.validator_value if r not in err.instance]
             for name in missing:
                 what = "the user's id in the configured user_id_type" if name == IDENTITY_KEY else "required"
-                out.append(_issue(user, keys, f"{field_path(keys + [name])} is missing: {what}"))
+                out.append(_issue(user, keys, f"{field_path([*keys, name])} is missing: {what}"))
             continue
         value = err.instance
         if kind == "type":
             expected = err.validator_value
-            expected = " or ".join(JSON_TYPES.get(t, t) for t in ([expected] if isinstance(expected, str) else expected))
-            hint = "; quote it" if expected == "a string" and not isinstance(value, (list, dict)) else ""
-            msg = f"{_describe(value)} is {_type_name(value)}; expected {expected}{hint}"
+            expected = " or ".join(
+                JSON_TYPES.get(t, t) for t in ([expected] if isinstance(expected, str) else expected)
+            )
+            if value is None:
+                clear = '; write "" to clear it' if expected == "a string" else ""
+                msg = f"has no value; expected {expected}{clear}"
+            else:
+                hint = "; quote it" if expected == "a string" and not isinstance(value, (list, dict)) else ""
+                msg = f"{_describe(value)} is {_type_name(value)}; expected {expected}{hint}"
         elif kind == "enum":
             msg = f"{_describe(value)} is not one of {', '.join(map(_describe, err.validator_value))}"
         elif kind == "maxLength":
@@ -151,8 +175,13 @@ def _resolve_departments(
             if dept is None:
                 near = difflib.get_close_matches(value[1:], list(state.departments), n=1)
                 hint = f"; did you mean '@{near[0]}'?" if near else "; add it to departments.yaml"
-                out.append(_issue(user, prefix + ([i] if key == "department_ids" else []),
-                                  f"{value!r} is not a department alias of departments.yaml{hint}"))
+                out.append(
+                    _issue(
+                        user,
+                        prefix + ([i] if key == "department_ids" else []),
+                        f"{value!r} is not a department alias of departments.yaml{hint}",
+                    )
+                )
                 resolved.append(value)
             else:
                 resolved.append(dept.id)
@@ -189,23 +218,46 @@ def _check_orders(user: DesiredUser, fields: dict[str, Any], out: list[Issue]) -
         seen.add(did)
         if isinstance(depts, list) and did not in depts:
             shown = user.data["orders"][i].get("department_id")
-            out.append(_issue(user, ["orders", i, "department_id"], _with_code(
-                f"{_describe(shown)} is not one of this user's department_ids", 41025)))
+            out.append(
+                _issue(
+                    user,
+                    ["orders", i, "department_id"],
+                    _with_code(f"{_describe(shown)} is not one of this user's department_ids", 41025),
+                )
+            )
     primaries = [i for i, o in enumerate(orders) if o.get("is_primary_dept") is True]
     if len(primaries) > 1:
-        out.append(_issue(user, ["orders", primaries[1], "is_primary_dept"], _with_code(
-            "a user has one primary department; set is_primary_dept: true on one order only", 41410)))
+        out.append(
+            _issue(
+                user,
+                ["orders", primaries[1], "is_primary_dept"],
+                _with_code("a user has one primary department; set is_primary_dept: true on one order only", 41410),
+            )
+        )
     elif primaries:
         p = primaries[0]
         top = max((o.get("department_order", 0) for o in orders), default=0)
         if orders[p].get("department_order", 0) < top:
-            out.append(_issue(user, ["orders", p, "department_order"], _with_code(
-                f"the primary department's department_order ({orders[p].get('department_order', 0)}) must be the "
-                f"largest of this user's orders ({top})", 41410)))
+            out.append(
+                _issue(
+                    user,
+                    ["orders", p, "department_order"],
+                    _with_code(
+                        f"the primary department's department_order ({orders[p].get('department_order', 0)}) "
+                        f"must be the largest of this user's orders ({top})",
+                        41410,
+                    ),
+                )
+            )
 
 
-CUSTOM_ATTR_NEEDS = {"TEXT": ("text",), "HREF": ("text", "url"), "ENUMERATION": ("option_id",),
-                     "PICTURE_ENUM": ("option_id",), "GENERIC_USER": ("generic_user",)}
+CUSTOM_ATTR_NEEDS = {
+    "TEXT": ("text",),
+    "HREF": ("text", "url"),
+    "ENUMERATION": ("option_id",),
+    "PICTURE_ENUM": ("option_id",),
+    "GENERIC_USER": ("generic_user",),
+}
 
 
 def _check_custom_attrs(user: DesiredUser, attrs: Any, out: list[Issue]) -> None:
@@ -221,13 +273,18 @@ def _check_custom_attrs(user: DesiredUser, attrs: Any, out: list[Issue]) -> None
             seen.add(attr["id"])
         value = attr.get("value")
         if not value:
-            out.append(_issue(user, ["custom_attrs", i], _with_code("value is missing: give the attribute a value", 41046)))
+            out.append(
+                _issue(user, ["custom_attrs", i], _with_code("value is missing: give the attribute a value", 41046))
+            )
             continue
         for need in CUSTOM_ATTR_NEEDS.get(attr.get("type", ""), ()):
             if not value.get(need):
                 code = {("HREF", "text"): 41047, ("HREF", "url"): 41048}.get((attr["type"], need), 41046)
-                out.append(_issue(user, ["custom_attrs", i, "value"], _with_code(
-                    f"a {attr['type']} attribute needs value.{need}", code)))
+                out.append(
+                    _issue(
+                        user, ["custom_attrs", i, "value"], _with_code(f"type {attr['type']} needs value.{need}", code)
+                    )
+                )
 
 
 def _leader_cycles(users: list[ResolvedUser]) -> list[tuple[ResolvedUser, list[str]]]:
@@ -266,13 +323,15 @@ def validate(state: DesiredState) -> ValidationResult:
         fields = {k: v for k, v in user.data.items() if k != IDENTITY_KEY}
         if "department_ids" in fields:
             fields["department_ids"] = _resolve_departments(
-                user, "department_ids", fields["department_ids"], state, own, ["department_ids"])
+                user, "department_ids", fields["department_ids"], state, own, ["department_ids"]
+            )
         if "orders" in fields:
             fields["orders"] = [dict(o) for o in fields["orders"]]
             for i, order in enumerate(fields["orders"]):
                 if "department_id" in order:
                     order["department_id"] = _resolve_departments(
-                        user, "orders", [order["department_id"]], state, own, ["orders", i, "department_id"])[0]
+                        user, "orders", [order["department_id"]], state, own, ["orders", i, "department_id"]
+                    )[0]
         for name in (f.name for f in BY_NAME.values() if f.ref is Ref.USER):
             if name not in fields:
                 continue
@@ -289,8 +348,9 @@ def validate(state: DesiredState) -> ValidationResult:
         _check_custom_attrs(user, fields.get("custom_attrs"), own)
         mobile = fields.get("mobile")
         if mobile and not normalise_mobile(mobile).startswith("+86") and "email" in fields and not fields["email"]:
-            own.append(_issue(user, ["email"], _with_code(
-                "a user with a non-+86 mobile needs an e-mail; declare one", 44020)))
+            own.append(
+                _issue(user, ["email"], _with_code("a user with a non-+86 mobile needs an e-mail; declare one", 44020))
+            )
         if state.settings.require_complete:
             for name in PUT_REQUIRED:
                 if name not in fields:
@@ -298,10 +358,21 @@ def validate(state: DesiredState) -> ValidationResult:
         for name, (limit, code) in STRICTER_LIMITS.items():
             value = fields.get(name)
             if isinstance(value, str) and len(value) > limit:
-                own.append(_issue(user, [name], f"is {len(value)} characters; the docs also state a limit of {limit} "
-                                  f"(error {code}), which some tenants enforce", severity="warning"))
-        for name, norm, code in (("user_id", None, None), ("mobile", normalise_mobile, 41001),
-                                 ("email", normalise_email, 41002), ("employee_no", None, 44051)):
+                own.append(
+                    _issue(
+                        user,
+                        [name],
+                        f"is {len(value)} characters; the docs also state a limit of {limit} "
+                        f"(error {code}), which some tenants enforce",
+                        severity="warning",
+                    )
+                )
+        for name, norm, code in (
+            ("user_id", None, None),
+            ("mobile", normalise_mobile, 41001),
+            ("email", normalise_email, 41002),
+            ("employee_no", None, 44051),
+        ):
             value = user_id if name == "user_id" else fields.get(name)
             if not value:
                 continue
@@ -311,13 +382,23 @@ def validate(state: DesiredState) -> ValidationResult:
                 first_seen[key] = user
             else:
                 what = "the same user" if name == "user_id" else f"the same {name}"
-                own.append(_issue(user, [name], _with_code(
-                    f"{_describe(value)}: {other.path} declares {what}; each must be unique", code)))
+                own.append(
+                    _issue(
+                        user,
+                        [name],
+                        _with_code(f"{_describe(value)}: {other.path} declares {what}; each must be unique", code),
+                    )
+                )
         issues.extend(own)
         if not any(i.severity == "error" for i in own):
             resolved.append(ResolvedUser(user.handle, user.path, user_id, fields, user))
     for user, names in _leader_cycles(resolved):
-        issues.append(_issue(user.source, ["leader_user_id"],
-                             "leader chain forms a cycle: " + " → ".join("@" + n for n in names + [names[0]]),
-                             severity="warning"))
+        issues.append(
+            _issue(
+                user.source,
+                ["leader_user_id"],
+                "leader chain forms a cycle: " + " → ".join("@" + n for n in [*names, names[0]]),
+                severity="warning",
+            )
+        )
     return ValidationResult(resolved, issues)

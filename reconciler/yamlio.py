@@ -6,7 +6,8 @@ have something to report, so the common path pays for one parse.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
@@ -40,7 +41,9 @@ class StrictLoader(_Base):  # type: ignore[misc,valid-type]
                 if isinstance(key_node, ScalarNode):
                     if key_node.value in seen:
                         raise ConstructorError(
-                            None, None, f"duplicate key {key_node.value!r}: a key may appear once",
+                            None,
+                            None,
+                            f"duplicate key {key_node.value!r}: a key may appear once",
                             key_node.start_mark,
                         )
                     seen.add(key_node.value)
@@ -129,5 +132,11 @@ def field_path(keys: Sequence[str | int]) -> str:
 
 
 def dump_yaml(data: Any) -> str:
-    return yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), allow_unicode=True,
-                     sort_keys=False, default_flow_style=None, width=120)
+    return yaml.dump(
+        data,
+        Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
+        allow_unicode=True,
+        sort_keys=False,
+        default_flow_style=None,
+        width=120,
+    )

@@ -1,7 +1,7 @@
 """A faithful local Feishu contact v3 API: for the demo, the tests and users' own CI.
 
-    with serve(load_seed(path)) as server:
-        print(server.url)
+with serve(load_seed(path)) as server:
+    print(server.url)
 """
 
 from __future__ import annotations
@@ -17,8 +17,17 @@ from .faults import Faults, Quotas
 from .server import Emulator, EmulatorServer
 from .store import Store
 
-__all__ = ["Emulator", "EmulatorServer", "Faults", "Quotas", "Store", "demo_seed", "load_seed", "serve",
-           "generate_org"]
+__all__ = [
+    "Emulator",
+    "EmulatorServer",
+    "Faults",
+    "Quotas",
+    "Store",
+    "demo_seed",
+    "generate_org",
+    "load_seed",
+    "serve",
+]
 
 
 def _check_seed(data: Any, where: str) -> dict[str, Any]:
@@ -66,27 +75,46 @@ def demo_seed() -> dict[str, Any]:
     return _check_seed(data, "demo_seed.yaml")
 
 
-def serve(seed: dict[str, Any], *, port: int = 0, quotas: Quotas | None = None,
-          faults: Faults | None = None) -> EmulatorServer:
+def serve(
+    seed: dict[str, Any], *, port: int = 0, quotas: Quotas | None = None, faults: Faults | None = None
+) -> EmulatorServer:
     """An EmulatorServer (not yet started) for `seed` on 127.0.0.1."""
     return EmulatorServer(Emulator(Store(seed), quotas=quotas, faults=faults), port=port)
 
 
-def generate_org(n: int, *, departments: int = 0, app_id: str = "cli_demo",
-                 app_secret: str = "demo-secret") -> dict[str, Any]:
+def generate_org(
+    n: int, *, departments: int = 0, app_id: str = "cli_demo", app_secret: str = "demo-secret"
+) -> dict[str, Any]:
     """A seed with n users spread over departments (default: one per 100 users), deterministic."""
     ndept = departments or max(1, n // 100)
-    depts = [{"open_department_id": f"od-{d:05d}", "department_id": f"d{d:05d}", "name": f"Department {d}",
-              "parent_department_id": "0"} for d in range(ndept)]
+    depts = [
+        {
+            "open_department_id": f"od-{d:05d}",
+            "department_id": f"d{d:05d}",
+            "name": f"Department {d}",
+            "parent_department_id": "0",
+        }
+        for d in range(ndept)
+    ]
     users = []
     for i in range(n):
         dept = f"od-{i % ndept:05d}"
-        users.append({
-            "open_id": f"ou_{i:08d}", "union_id": f"on_{i:08d}", "user_id": f"u{i:08d}",
-            "name": f"User {i}", "en_name": f"User {i}", "email": f"user{i}@example.com",
-            "mobile": f"+86139{i:08d}", "department_ids": [dept], "employee_type": 1,
-            "job_title": "Engineer", "city": "Hangzhou", "employee_no": f"E{i:06d}",
-            "leader_user_id": f"ou_{(i // 10) * 10:08d}" if i % 10 else "",
-            "orders": [{"department_id": dept, "user_order": 0, "department_order": 0, "is_primary_dept": True}],
-        })
+        users.append(
+            {
+                "open_id": f"ou_{i:08d}",
+                "union_id": f"on_{i:08d}",
+                "user_id": f"u{i:08d}",
+                "name": f"User {i}",
+                "en_name": f"User {i}",
+                "email": f"user{i}@example.com",
+                "mobile": f"+86139{i:08d}",
+                "department_ids": [dept],
+                "employee_type": 1,
+                "job_title": "Engineer",
+                "city": "Hangzhou",
+                "employee_no": f"E{i:06d}",
+                "leader_user_id": f"ou_{(i // 10) * 10:08d}" if i % 10 else "",
+                "orders": [{"department_id": dept, "user_order": 0, "department_order": 0, "is_primary_dept": True}],
+            }
+        )
     return {"apps": [{"app_id": app_id, "app_secret": app_secret}], "departments": depts, "users": users}

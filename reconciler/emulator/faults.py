@@ -21,13 +21,26 @@ FAULT_KINDS = ("500", "503", "drop", "44025", "delay")
 
 
 class Quotas:
-    def __init__(self, enabled: bool = True, per_second: int = 50, per_minute: int = 1000,
-                 slow_per_second: int = 1, time_scale: float = 1.0):
+    def __init__(
+        self,
+        enabled: bool = True,
+        per_second: int = 50,
+        per_minute: int = 1000,
+        slow_per_second: int = 1,
+        time_scale: float = 1.0,
+    ):
         self.lock = threading.Lock()
         self.windows: dict[str, deque[float]] = {}
         self.rejections = 0
-        self.configure({"enabled": enabled, "per_second": per_second, "per_minute": per_minute,
-                        "slow_per_second": slow_per_second, "time_scale": time_scale})
+        self.configure(
+            {
+                "enabled": enabled,
+                "per_second": per_second,
+                "per_minute": per_minute,
+                "slow_per_second": slow_per_second,
+                "time_scale": time_scale,
+            }
+        )
 
     def configure(self, cfg: dict[str, Any]) -> None:
         allowed = {"enabled", "per_second", "per_minute", "slow_per_second", "time_scale"}
@@ -45,9 +58,14 @@ class Quotas:
             self.windows.clear()
 
     def describe(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "per_second": self.per_second, "per_minute": self.per_minute,
-                "slow_per_second": self.slow_per_second, "time_scale": self.time_scale,
-                "rejections": self.rejections}
+        return {
+            "enabled": self.enabled,
+            "per_second": self.per_second,
+            "per_minute": self.per_minute,
+            "slow_per_second": self.slow_per_second,
+            "time_scale": self.time_scale,
+            "rejections": self.rejections,
+        }
 
     def _over(self, key: str, limit: int, span: float, now: float) -> float | None:
         """Seconds until the window has room, or None when it has room now (and is charged)."""
@@ -123,9 +141,15 @@ class Faults:
             self.store = store
 
     def describe(self) -> dict[str, Any]:
-        return {"rate": self.rate, "kinds": list(self.kinds), "endpoints": list(self.endpoints),
-                "delay_ms": self.delay_ms, "reject": self.reject, "expire_token_after": self.expire_after,
-                "injected": dict(self.injected)}
+        return {
+            "rate": self.rate,
+            "kinds": list(self.kinds),
+            "endpoints": list(self.endpoints),
+            "delay_ms": self.delay_ms,
+            "reject": self.reject,
+            "expire_token_after": self.expire_after,
+            "injected": dict(self.injected),
+        }
 
     def _roll(self, endpoint: str, kinds: tuple[str, ...]) -> str | None:
         if not self.rate or not kinds or (self.endpoints and endpoint not in self.endpoints):

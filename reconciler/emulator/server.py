@@ -8,8 +8,9 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .faults import Faults, Quotas
@@ -63,7 +64,7 @@ class Emulator:
         if path == TOKEN_PATH and method == "POST":
             return "token", self.token, None
         if path.startswith(USERS + "/"):
-            rest = path[len(USERS) + 1:]
+            rest = path[len(USERS) + 1 :]
             if rest == "batch" and method == "GET":
                 return "users.batch", self.batch, None
             if rest == "find_by_department" and method == "GET":
@@ -76,7 +77,7 @@ class Emulator:
                 if handler:
                     return f"users.{method.lower()}", handler, uid
         if path.startswith(DEPTS + "/"):
-            match = re.fullmatch(r"([^/]+)(/children)?", path[len(DEPTS) + 1:])
+            match = re.fullmatch(r"([^/]+)(/children)?", path[len(DEPTS) + 1 :])
             if match and method == "GET":
                 did = unquote(match.group(1))
                 if match.group(2):
@@ -106,7 +107,9 @@ class Emulator:
             raise fail(40001, "param error: department_id_type")
         return uid_type, did_type
 
-    def get_user(self, query: dict[str, list[str]], body: Any, auth: str | None, uid: str) -> tuple[int, dict[str, Any]]:
+    def get_user(
+        self, query: dict[str, list[str]], body: Any, auth: str | None, uid: str
+    ) -> tuple[int, dict[str, Any]]:
         uid_type, did_type = self._types(query)
         return 200, {"code": 0, "msg": "success", "data": {"user": self.store.get_user(uid, uid_type, did_type)}}
 
@@ -115,7 +118,9 @@ class Emulator:
         items = self.store.batch_users(query.get("user_ids", []), uid_type, did_type)
         return 200, {"code": 0, "msg": "success", "data": {"items": items}}
 
-    def find_by_department(self, query: dict[str, list[str]], body: Any, auth: str | None, arg: None) -> tuple[int, dict[str, Any]]:
+    def find_by_department(
+        self, query: dict[str, list[str]], body: Any, auth: str | None, arg: None
+    ) -> tuple[int, dict[str, Any]]:
         uid_type, did_type = self._types(query)
         if not query.get("department_id"):
             raise fail(40001, "param error: department_id is required")
@@ -123,14 +128,19 @@ class Emulator:
         offset = _page_offset(query["page_token"][-1]) if query.get("page_token") else 0
         members = self.store.department_members(query["department_id"][-1], did_type)
         with self.store.lock:
-            page = [self.store.render_user(k, uid_type, did_type, endpoint="find_by_department")
-                    for k in members[offset:offset + size] if k in self.store.users]
+            page = [
+                self.store.render_user(k, uid_type, did_type, endpoint="find_by_department")
+                for k in members[offset : offset + size]
+                if k in self.store.users
+            ]
         data: dict[str, Any] = {"has_more": offset + size < len(members), "items": page}
         if data["has_more"]:
             data["page_token"] = _page_token(offset + size)
         return 200, {"code": 0, "msg": "success", "data": data}
 
-    def batch_get_id(self, query: dict[str, list[str]], body: Any, auth: str | None, arg: None) -> tuple[int, dict[str, Any]]:
+    def batch_get_id(
+        self, query: dict[str, list[str]], body: Any, auth: str | None, arg: None
+    ) -> tuple[int, dict[str, Any]]:
         uid_type = query.get("user_id_type", ["open_id"])[-1]
         body = body if isinstance(body, dict) else {}
         emails, mobiles = body.get("emails") or [], body.get("mobiles") or []
@@ -157,29 +167,37 @@ class Emulator:
                     out.append(entry)
         return 200, {"code": 0, "msg": "success", "data": {"user_list": out}}
 
-    def patch_user(self, query: dict[str, list[str]], body: Any, auth: str | None, uid: str) -> tuple[int, dict[str, Any]]:
+    def patch_user(
+        self, query: dict[str, list[str]], body: Any, auth: str | None, uid: str
+    ) -> tuple[int, dict[str, Any]]:
         uid_type, did_type = self._types(query)
         self.faults.before_write(uid)
         user = self.store.patch_user(uid, body, uid_type, did_type)
         return 200, {"code": 0, "msg": "success", "data": {"user": user}}
 
-    def put_user(self, query: dict[str, list[str]], body: Any, auth: str | None, uid: str) -> tuple[int, dict[str, Any]]:
+    def put_user(
+        self, query: dict[str, list[str]], body: Any, auth: str | None, uid: str
+    ) -> tuple[int, dict[str, Any]]:
         uid_type, did_type = self._types(query)
         self.faults.before_write(uid)
         user = self.store.put_user(uid, body, uid_type, did_type)
         return 200, {"code": 0, "msg": "success", "data": {"user": user}}
 
-    def children(self, query: dict[str, list[str]], body: Any, auth: str | None, did: str) -> tuple[int, dict[str, Any]]:
+    def children(
+        self, query: dict[str, list[str]], body: Any, auth: str | None, did: str
+    ) -> tuple[int, dict[str, Any]]:
         _, did_type = self._types(query)
         size = _page_size(query)
         offset = _page_offset(query["page_token"][-1]) if query.get("page_token") else 0
         items = self.store.children(did, did_type, _flag(query, "fetch_child"))
-        data: dict[str, Any] = {"has_more": offset + size < len(items), "items": items[offset:offset + size]}
+        data: dict[str, Any] = {"has_more": offset + size < len(items), "items": items[offset : offset + size]}
         if data["has_more"]:
             data["page_token"] = _page_token(offset + size)
         return 200, {"code": 0, "msg": "success", "data": data}
 
-    def get_department(self, query: dict[str, list[str]], body: Any, auth: str | None, did: str) -> tuple[int, dict[str, Any]]:
+    def get_department(
+        self, query: dict[str, list[str]], body: Any, auth: str | None, did: str
+    ) -> tuple[int, dict[str, Any]]:
         _, did_type = self._types(query)
         with self.store.lock:
             key = self.store.dept_key(did, did_type)
@@ -199,8 +217,13 @@ class Emulator:
                 body = json.loads(raw_body)
             except (ValueError, UnicodeDecodeError):
                 body = ValueError
-        entry: dict[str, Any] = {"method": method, "path": parts.path, "query": query,
-                                 "body": None if body is ValueError else body, "time": time.time()}
+        entry: dict[str, Any] = {
+            "method": method,
+            "path": parts.path,
+            "query": query,
+            "body": None if body is ValueError else body,
+            "time": time.time(),
+        }
         extra: dict[str, str] = {}
         try:
             name, handler, arg = self.route(method, parts.path)
@@ -213,8 +236,11 @@ class Emulator:
                 raise fail(40001, "param error: body is not JSON")
             if name != "token":
                 self.store.check_token(headers.get("Authorization"))
-            lane = "slow" if method in ("PATCH", "PUT") and isinstance(body, dict) and any(
-                f in body for f in SLOW_FIELDS) else None
+            lane = (
+                "slow"
+                if method in ("PATCH", "PUT") and isinstance(body, dict) and any(f in body for f in SLOW_FIELDS)
+                else None
+            )
             self.quotas.admit(name, lane)
             self.faults.before_request(name)
             status, payload = handler(query, body, headers.get("Authorization"), arg)
@@ -243,9 +269,9 @@ class Emulator:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_Server"
+    server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log is served at /_emulator/requests
 
     def _serve(self) -> None:
@@ -322,7 +348,7 @@ class EmulatorServer:
         host, port = self.httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "EmulatorServer":
+    def start(self) -> EmulatorServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         return self
@@ -331,7 +357,7 @@ class EmulatorServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def __enter__(self) -> "EmulatorServer":
+    def __enter__(self) -> EmulatorServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -16,11 +16,31 @@ from typing import Any
 
 # Fields PATCH may write (修改用户部分信息, 请求体) and their JSON types.
 WRITABLE: dict[str, type | tuple[type, ...]] = {
-    "name": str, "en_name": str, "nickname": str, "email": str, "mobile": str, "mobile_visible": bool,
-    "gender": int, "avatar_key": str, "department_ids": list, "leader_user_id": str, "city": str,
-    "country": str, "work_station": str, "join_time": int, "employee_no": str, "employee_type": int,
-    "orders": list, "custom_attrs": list, "enterprise_email": str, "job_title": str, "is_frozen": bool,
-    "job_level_id": str, "job_family_id": str, "subscription_ids": list, "dotted_line_leader_user_ids": list,
+    "name": str,
+    "en_name": str,
+    "nickname": str,
+    "email": str,
+    "mobile": str,
+    "mobile_visible": bool,
+    "gender": int,
+    "avatar_key": str,
+    "department_ids": list,
+    "leader_user_id": str,
+    "city": str,
+    "country": str,
+    "work_station": str,
+    "join_time": int,
+    "employee_no": str,
+    "employee_type": int,
+    "orders": list,
+    "custom_attrs": list,
+    "enterprise_email": str,
+    "job_title": str,
+    "is_frozen": bool,
+    "job_level_id": str,
+    "job_family_id": str,
+    "subscription_ids": list,
+    "dotted_line_leader_user_ids": list,
 }
 # Not returned by the read APIs (write-only in practice; see docs/feishu-api.md §6).
 WRITE_ONLY = ("avatar_key", "subscription_ids")
@@ -73,9 +93,7 @@ class Store:
             self.users[user["open_id"]] = self._seed_user(user)
         self.founder: str | None = seed.get("founder")
         self.employee_types = set(seed.get("employee_types", [1, 2, 3, 4, 5]))
-        self.custom_attr_ids: set[str] | None = (
-            set(seed["custom_attr_ids"]) if "custom_attr_ids" in seed else None
-        )
+        self.custom_attr_ids: set[str] | None = set(seed["custom_attr_ids"]) if "custom_attr_ids" in seed else None
         self._index()
 
     # -- ids ---------------------------------------------------------------------------------
@@ -85,15 +103,24 @@ class Store:
         u.setdefault("union_id", "on_" + u["open_id"].removeprefix("ou_"))
         u.setdefault("user_id", u["open_id"].removeprefix("ou_")[:16])
         u.setdefault("status", {})
-        u["status"] = {"is_frozen": False, "is_resigned": False, "is_activated": True, "is_exited": False,
-                       "is_unjoin": False, **u["status"]}
+        u["status"] = {
+            "is_frozen": False,
+            "is_resigned": False,
+            "is_activated": True,
+            "is_exited": False,
+            "is_unjoin": False,
+            **u["status"],
+        }
         if "is_frozen" in u:
             u["status"]["is_frozen"] = bool(u.pop("is_frozen"))
         u.setdefault("department_ids", [])
-        u.setdefault("orders", [
-            {"department_id": d, "user_order": 0, "department_order": 0, "is_primary_dept": i == 0}
-            for i, d in enumerate(u["department_ids"])
-        ])
+        u.setdefault(
+            "orders",
+            [
+                {"department_id": d, "user_order": 0, "department_order": 0, "is_primary_dept": i == 0}
+                for i, d in enumerate(u["department_ids"])
+            ],
+        )
         return u
 
     def _index(self) -> None:
@@ -147,7 +174,9 @@ class Store:
         with self.lock:
             t = self.tokens.get(token)
             if t is None or t.expires_at <= self.clock():
-                raise fail(99991663, "Invalid access token for authorization. Please make a request with token attached.")
+                raise fail(
+                    99991663, "Invalid access token for authorization. Please make a request with token attached."
+                )
             return t.app_id
 
     def expire_tokens(self) -> None:
@@ -166,9 +195,7 @@ class Store:
         if u.get("leader_user_id"):
             out["leader_user_id"] = self._out_ref(u["leader_user_id"], uid_type)
         if u.get("dotted_line_leader_user_ids"):
-            out["dotted_line_leader_user_ids"] = [
-                self._out_ref(x, uid_type) for x in u["dotted_line_leader_user_ids"]
-            ]
+            out["dotted_line_leader_user_ids"] = [self._out_ref(x, uid_type) for x in u["dotted_line_leader_user_ids"]]
         out["is_tenant_manager"] = bool(u.get("is_tenant_manager", False))
         if endpoint != "get":  # docs: top-level is_frozen is listed for batch/find_by_department only
             out["is_frozen"] = out["status"]["is_frozen"]
@@ -201,7 +228,9 @@ class Store:
                 raise fail(40004, "no dept authority error", status=403)
             members = [k for k, u in self.users.items() if key in u.get("department_ids", [])]
             if key == "0":
-                members = [k for k, u in self.users.items() if not u.get("department_ids") or "0" in u["department_ids"]]
+                members = [
+                    k for k, u in self.users.items() if not u.get("department_ids") or "0" in u["department_ids"]
+                ]
             return members
 
     def children(self, did: str, did_type: str, fetch_child: bool) -> list[dict[str, Any]]:
@@ -275,7 +304,7 @@ class Store:
             if field not in WRITABLE or value is None:
                 continue  # unknown and null fields are ignored, as the SDK's filter_null implies
             typ = WRITABLE[field]
-            if typ is int and not _int(value) or typ is not int and not isinstance(value, typ):
+            if (typ is int and not _int(value)) or (typ is not int and not isinstance(value, typ)):
                 raise fail(40001, f"param error: {field} must be {getattr(typ, '__name__', typ)}")
             changes[field] = value
         name_limit = 64 if replace else 255  # PUT page: 64 (41070); PATCH page: 255
@@ -297,7 +326,7 @@ class Store:
             raise fail(41059, "invalid employee type error")
         if "join_time" in changes and not 0 <= changes["join_time"] <= INT32[1]:
             raise fail(41042, "join time is invalid error")
-        if "mobile" in changes and changes["mobile"]:
+        if changes.get("mobile"):
             if not MOBILE.match(changes["mobile"]):
                 raise fail(41004, "mobile is invalid error")
             if self._taken("mobile", changes["mobile"], key):
@@ -370,8 +399,10 @@ class Store:
         if orders is None:
             # departments without orders: keep the orders of departments kept, default the rest
             old = {o["department_id"]: o for o in user.get("orders", [])}
-            new = [old.get(k, {"department_id": k, "user_order": 0, "department_order": 0,
-                               "is_primary_dept": False}) for k in keys]
+            new = [
+                old.get(k, {"department_id": k, "user_order": 0, "department_order": 0, "is_primary_dept": False})
+                for k in keys
+            ]
             if new and not any(o.get("is_primary_dept") for o in new):
                 new[0] = {**new[0], "is_primary_dept": True}
             return keys, new
@@ -385,8 +416,9 @@ class Store:
             for f in ("user_order", "department_order"):
                 if f in order and (not _int(order[f]) or not INT32[0] <= order[f] <= INT32[1]):
                     raise fail(40001, f"param error: orders.{f} must be an int")
-            stored.append({"user_order": 0, "department_order": 0, "is_primary_dept": False,
-                           **order, "department_id": okey})
+            stored.append(
+                {"user_order": 0, "department_order": 0, "is_primary_dept": False, **order, "department_id": okey}
+            )
         primaries = [o for o in stored if o.get("is_primary_dept")]
         if primaries:
             top = max(o.get("department_order", 0) for o in stored)
