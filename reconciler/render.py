@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .apply import ApplyReport
-from .fields import BY_NAME, SENSITIVE, Ref
+from .fields import BY_NAME, SENSITIVE, Kind
 from .plan import Action, Plan
 
 MASK = "(sensitive)"
@@ -55,9 +55,11 @@ def _fmt(field: str, value: Any, names: dict[str, str]) -> str:
 
 
 def _annotate(line: str, names: dict[str, str]) -> str:
-    for ident, name in names.items():
-        if ident in line and len(ident) > 3:
-            line = line.replace(ident, f"{name}")
+    """`orders[od-4e6a…].user_order` → `orders[Engineering].user_order`: name the record's key only."""
+    head, sep, rest = line.partition("]")
+    field, bracket, key = head.partition("[")
+    if bracket and key in names:
+        return f"{field}[{names[key]}{sep}{rest}"
     return line
 
 
@@ -67,7 +69,7 @@ def _user_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
         f"  {Action.UPDATE.value} @{change['handle']}  {change['name']}  {change['user_id']}  ({change['path']}){lane}"
     ]
     for fc in change["changes"]:
-        if (BY_NAME[fc["field"]].ref is Ref.DEPARTMENT and fc["field"] == "orders") or fc["field"] == "custom_attrs":
+        if BY_NAME[fc["field"]].kind is Kind.RECORDS:
             out.append(f"      ~ {fc['field']}:")
             out.extend(f"          {_annotate(d, names)}" for d in fc["details"])
         else:
