@@ -7,7 +7,7 @@ from typing import Any
 
 from .client import DirectoryClient
 from .desired import DesiredState
-from .diff import diff_user, fingerprint, live_value, patch_body
+from .diff import comparable, diff_user, fingerprint, live_value, patch_body
 from .fields import BY_NAME, lane_of
 from .plan import Plan, PlanError, UserChange
 from .validate import ValidationResult
@@ -92,8 +92,71 @@ def build_plan(
     return plan
 
 
+UNIQUE = (("mobile", 41001, "mobile"), ("email", 41002, "e-mail"), ("employee_no", 44051, "employee_no"))
+
+
+def check_unique_against_live(
+    plan: Plan, result: ValidationResult, live: dict[str, dict[str, Any]], holders: dict[tuple[str, Any], str]
+) -> None:
+    """Drop changes that would give a user a mobile / e-mail / employee_no another live user holds.
+
+    `holders` maps (field, normalised value) to the holder's user id, from batch_get_id for mobiles
+    and e-mails; employee_no is checked against the live users this run has read anyway.
+    """
+    sources = {u.user_id: u for u in result.users}
+    # a value its live holder gives up in this same plan is free (e.g. two users swap e-mails)
+    leaving = {
+        (name, comparable(BY_NAME[name], live_value(live.get(c.user_id, {}), name)))
+        for c in plan.changes
+        for name, _, _ in UNIQUE
+        if name in c.body
+    }
+    holders = dict(holders)
+    for user_id, user in live.items():
+        if user.get("employee_no"):
+            holders.setdefault(("employee_no", user["employee_no"]), user_id)
+    kept = []
+    for change in plan.changes:
+        clash = None
+        for name, code, label in UNIQUE:
+            value = change.body.get(name)
+            if not value:
+                continue
+            key = (name, comparable(BY_NAME[name], value))
+            holder = holders.get(key)
+            if holder and holder != change.user_id and key not in leaving:
+                src = sources[change.user_id].source
+                line, col = src.locate([name])
+                where = f"{src.path}:{line}:{col}" if line else src.path
+                other = plan.names.get(holder, holder)
+                clash = PlanError(
+                    change.handle,
+                    where,
+                    f"{name}: live user {other} already has this {label}; Feishu rejects this with {code}. "
+                    "Change it on one of them first",
+                    code,
+                )
+                break
+        if clash is None:
+            kept.append(change)
+        else:
+            plan.errors.append(clash)
+    plan.changes = kept
+
+
 def plan_directory(
     state: DesiredState, result: ValidationResult, client: DirectoryClient, *, sync_write_only: bool = False
 ) -> Plan:
     live = client.fetch_users(u.user_id for u in result.users)
-    return build_plan(state, result, live, base_url=client.base_url, sync_write_only=sync_write_only)
+    plan = build_plan(state, result, live, base_url=client.base_url, sync_write_only=sync_write_only)
+    # only the values this plan changes are looked up: never a scan of the whole directory
+    emails = sorted({c.body["email"] for c in plan.changes if c.body.get("email")})
+    mobiles = sorted({c.body["mobile"] for c in plan.changes if c.body.get("mobile")})
+    holders: dict[tuple[str, Any], str] = {}
+    if emails or mobiles:
+        for entry in client.batch_get_id(emails, mobiles):
+            for name in ("email", "mobile"):
+                if entry.get(name) and entry.get("user_id"):
+                    holders[(name, comparable(BY_NAME[name], entry[name]))] = entry["user_id"]
+    check_unique_against_live(plan, result, live, holders)
+    return plan

@@ -187,3 +187,31 @@ def test_plan_of_120_users_reads_in_three_batches(tmp_path: Path):
         assert sum(r["path"] == TOKEN for r in log) == 1
         assert sum(r["path"] == BATCH for r in log) == math.ceil(120 / 50)
         assert len(log) == 1 + math.ceil(120 / 50)
+
+
+def test_plan_reports_an_email_another_live_user_holds_and_sends_no_write(run: Cli, live: Live):
+    path = run.directory / "users" / "bob.yaml"
+    path.write_text(path.read_text("utf-8").replace("bob.smith@example.com", "guest@example.com"), "utf-8")
+    live.clear()
+    result = run("plan", "--dir", str(run.directory))
+    assert result.exit_code == 1
+    assert "users/bob.yaml:5:1: email: live user ou_" in result.output
+    assert "already has this e-mail; Feishu rejects this with 41002" in result.output
+    assert "guest@example.com" not in result.output  # personal data stays masked
+    lookups = [r for r in live.requests() if r["path"].endswith("/batch_get_id")]
+    assert [r["body"]["emails"] for r in lookups] == [["guest@example.com"]]  # only the changed value
+    assert [r["body"]["mobiles"] for r in lookups] == [[]]
+    assert "~ @bob " not in result.output
+
+
+def test_swapping_emails_between_two_planned_users_is_not_a_conflict(run: Cli, live: Live):
+    users = run.directory / "users"
+    for handle, old, new in (
+        ("bob", "bob.smith@example.com", "emma.wilson@example.com"),
+        ("emma", "emma.wilson@example.com", "bob.smith@example.com"),
+    ):
+        path = users / f"{handle}.yaml"
+        path.write_text(path.read_text("utf-8").replace(old, new), "utf-8")
+    result = run("plan", "--dir", str(run.directory))
+    assert "41002" not in result.output
+    assert "~ @bob " in result.output and "~ @emma " in result.output
