@@ -124,7 +124,12 @@ def test_schema_valid_documents_never_crash_the_pipeline(
     for render in RENDERERS.values():
         assert render(plan).strip()
     for change in plan.changes:
-        assert set(change.body) <= set(doc) - {"user_id"}
+        undeclared = set(change.body) - set(doc)
+        # the one exception: orders travel with department_ids (44002), sent with the live value unchanged
+        assert undeclared <= {"department_ids"}
+        if undeclared:
+            assert "orders" in change.body
+            assert change.body["department_ids"] == live[doc["user_id"]].get("department_ids", [])
 
 
 @PROFILE
