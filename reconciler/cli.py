@@ -20,10 +20,11 @@ import click
 from . import __version__, bundled
 from .apply import ApplyReport, apply_plan, check_guards
 from .client import DirectoryClient
-from .config import Credentials, Settings, base_url_from, credentials_from_env
+from .config import Credentials, Settings, base_url_from, credentials_from_env, load_settings
 from .desired import DesiredState, load_directory
 from .emulator import Faults, Quotas, demo_seed, generate_org, load_seed, serve
 from .engine import plan_directory
+from .importer import import_directory
 from .errors import ReconcilerError, ValidationFailed
 from .plan import Plan, load_plan, save_plan
 from .render import RENDERERS, REPORT_RENDERERS
@@ -252,6 +253,42 @@ def apply_cmd(
         report = _run_apply(plan, state.settings, client, fmt, allow_large=allow_large, allow_freeze=allow_freeze)
     if not report.ok:
         sys.exit(1)
+
+
+@cli.command("import")
+@dir_option
+@click.option("--force", is_flag=True, help="Overwrite existing user files.")
+@user_errors
+def import_cmd(directory: Path, force: bool) -> None:
+    """Write one YAML file per live user (bootstrap a directory repo from Feishu).
+
+    Reads every department in the app's contact scope and its members; writes departments.yaml and
+    users/<handle>.yaml with the non-empty writable fields, department aliases and @handle leaders,
+    so that `plan` right after `import` shows no changes.
+    """
+    users_dir = directory / "users"
+    existing = sorted(users_dir.glob("*.yaml")) if users_dir.is_dir() else []
+    if existing and not force:
+        raise ReconcilerError(f"{users_dir} already holds {len(existing)} user files; pass --force to overwrite them")
+    settings = load_settings(directory) if directory.is_dir() else Settings()
+    with _client(settings) as client:
+        departments = client.list_departments()
+        seen: dict[str, dict[str, Any]] = {}
+        for dept in ["0", *(d.get(settings.department_id_type) for d in departments)]:
+            if dept:
+                for user in client.find_by_department(dept):
+                    seen.setdefault(user[settings.user_id_type], user)
+    dept_text, files = import_directory(list(seen.values()), departments, settings)
+    users_dir.mkdir(parents=True, exist_ok=True)
+    (directory / "departments.yaml").write_text(dept_text, "utf-8")
+    if not (directory / "reconciler.yaml").exists():
+        (directory / "reconciler.yaml").write_text(
+            f"base_url: {settings.base_url}\nuser_id_type: {settings.user_id_type}\n"
+            f"department_id_type: {settings.department_id_type}\n", "utf-8")
+    for handle, text in files.items():
+        (users_dir / f"{handle}.yaml").write_text(text, "utf-8")
+    click.echo(f"Imported {len(files)} users and {len(departments)} departments into {directory}/.")
+    click.echo("Review them, commit, then run `reconciler plan`: it should show no changes.")
 
 
 @cli.command("emulator")

@@ -305,23 +305,35 @@ class DirectoryClient:
         )
         return (payload.get("data") or {}).get("user") or {}
 
-    def find_by_department(self, department_id: str) -> list[dict[str, Any]]:
-        """Direct members of a department, every page."""
+    def _pages(self, endpoint: str, path: str, what: str, **params: Any) -> list[dict[str, Any]]:
+        """Every item of a paginated listing (page_size 50, the documented maximum)."""
         out: list[dict[str, Any]] = []
         token: str | None = None
         while True:
             payload, _ = self._send(
-                "users.find_by_department",
-                "GET",
-                f"{USERS}/find_by_department",
-                params=self._params(department_id=department_id, page_size=50, page_token=token),
-                what=f"listing department {department_id}",
+                endpoint, "GET", path, params=self._params(page_size=50, page_token=token, **params), what=what
             )
             data = payload.get("data") or {}
             out.extend(data.get("items") or [])
             if not data.get("has_more"):
                 return out
             token = data.get("page_token")
+
+    def find_by_department(self, department_id: str) -> list[dict[str, Any]]:
+        """Direct members of a department."""
+        return self._pages(
+            "users.find_by_department",
+            f"{USERS}/find_by_department",
+            f"listing department {department_id}",
+            department_id=department_id,
+        )
+
+    def list_departments(self) -> list[dict[str, Any]]:
+        """Every department in the app's contact scope (children of the root, recursively)."""
+        return self._pages(
+            "departments.children", "/open-apis/contact/v3/departments/0/children", "listing departments",
+            fetch_child="true",
+        )
 
     def batch_get_id(self, emails: list[str], mobiles: list[str]) -> list[dict[str, Any]]:
         """Who holds these e-mails / mobiles (50 of each a call)."""
