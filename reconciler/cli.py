@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,10 @@ from .config import Credentials, Settings, base_url_from, credentials_from_env, 
 from .desired import DesiredState, load_directory
 from .emulator import Faults, Quotas, demo_seed, generate_org, load_seed, serve
 from .engine import plan_directory
-from .importer import import_directory
 from .errors import ReconcilerError, ValidationFailed
+from .fields import WRITE_ONLY
+from .gitref import user_files_at
+from .importer import import_directory
 from .plan import Plan, load_plan, save_plan
 from .render import RENDERERS, REPORT_RENDERERS
 from .validate import ValidationResult, validate
@@ -144,39 +147,120 @@ def validate_cmd(directory: Path) -> None:
     click.echo(f"{len(state.users)} user files valid ({len(result.warnings)} warnings).")
 
 
+@dataclass(frozen=True)
+class PlanRequest:
+    """Everything a plan depends on besides the API: one value built from the flags."""
+
+    directory: Path
+    targets: tuple[str, ...] = ()
+    sync_write_only: bool = False
+    since: str | None = None
+    scan_unmanaged: bool = False
+
+
+def _targets(state: DesiredState, targets: tuple[str, ...]) -> set[str]:
+    handles = {u.handle for u in state.users}
+    wanted = {t.lstrip("@") for t in targets}
+    unknown = sorted(wanted - handles)
+    if unknown:
+        raise click.UsageError(
+            f"--target {', '.join('@' + u for u in unknown)}: no such user file in {state.root}/users"
+        )
+    return wanted
+
+
 def _plan(
-    directory: Path, base_url: str | None = None, credentials: Credentials | None = None, sync_write_only: bool = False
+    req: PlanRequest, base_url: str | None = None, credentials: Credentials | None = None
 ) -> tuple[DesiredState, Plan]:
-    state, result = _load_valid(directory)
+    state, result = _load_valid(req.directory)
     _print_issues(result.warnings)
+    if req.targets:
+        wanted = _targets(state, req.targets)
+        result.users = [u for u in result.users if u.handle in wanted]
+    since = None
+    if req.since:
+        handles = [u.handle for u in result.users if WRITE_ONLY.intersection(u.fields)]
+        since = (req.since, user_files_at(req.since, req.directory, handles))
     with _client(state.settings, base_url, credentials) as client:
-        plan = plan_directory(state, result, client, sync_write_only=sync_write_only)
+        plan = plan_directory(
+            state, result, client, sync_write_only=req.sync_write_only, since=since, scan_unmanaged=req.scan_unmanaged
+        )
     return state, plan
+
+
+def _emit(text: str) -> None:
+    """Print, in colour on a terminal only (CI logs and pipes get plain text)."""
+    if sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+        styled = []
+        for line in text.splitlines(keepends=True):
+            stripped = line.lstrip()
+            if stripped.startswith("~ @"):
+                line = click.style(line, fg="yellow", bold=True)
+            elif stripped.startswith("~ "):
+                line = click.style(line, fg="yellow")
+            elif stripped.startswith(("error:", "✗")):
+                line = click.style(line, fg="red")
+            elif stripped.startswith(("warning:", "!")):
+                line = click.style(line, fg="magenta")
+            elif stripped.startswith(("Plan:", "Apply:", "No changes.")):
+                line = click.style(line, bold=True)
+            styled.append(line)
+        text = "".join(styled)
+    click.echo(text, nl=False)
+
+
+target_option = click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="@HANDLE",
+    help="Only this user (repeatable). Validation still covers every file.",
+)
 
 
 @cli.command("plan")
 @dir_option
 @format_option
+@target_option
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Save the plan here for `apply FILE`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 no changes, 1 error, 2 changes present.")
 @click.option("--show-sensitive", is_flag=True, help="Show mobile and e-mail values instead of masking them.")
-@click.option("--show-unmanaged", is_flag=True, help="List live users no file declares.")
 @click.option(
-    "--sync-write-only", is_flag=True, help="Also send avatar_key and subscription_ids, which cannot be compared."
+    "--show-unmanaged",
+    is_flag=True,
+    help="Count and list live users of the managed departments that no file declares "
+    "(costs one extra read per 50 department members).",
+)
+@click.option("--since", metavar="REF", help="Send write-only fields whose YAML value changed since this git ref.")
+@click.option(
+    "--sync-write-only", is_flag=True, help="Send every declared avatar_key and subscription_ids (cannot be compared)."
 )
 @user_errors
 def plan_cmd(
     directory: Path,
     fmt: str,
+    targets: tuple[str, ...],
     out: Path | None,
     detailed_exitcode: bool,
     show_sensitive: bool,
     show_unmanaged: bool,
+    since: str | None,
     sync_write_only: bool,
 ) -> None:
-    """Show what apply would change. Reads only; never writes to Feishu."""
-    _, plan = _plan(directory, sync_write_only=sync_write_only)
-    click.echo(RENDERERS[fmt](plan, show_sensitive=show_sensitive, show_unmanaged=show_unmanaged), nl=False)
+    """Show what apply would change. Reads only; never writes to Feishu.
+
+    \b
+    Examples:
+      reconciler plan                                  # review
+      reconciler plan --out plan.json                  # save it for `reconciler apply plan.json`
+      reconciler plan --format markdown --detailed-exitcode   # CI: PR comment, exit 2 on changes
+      reconciler plan --target @zhangsan               # one user
+    """
+    if since and sync_write_only:
+        raise click.UsageError("--since and --sync-write-only are alternatives; give one")
+    req = PlanRequest(directory, targets, sync_write_only, since, show_unmanaged)
+    _, plan = _plan(req)
+    _emit(RENDERERS[fmt](plan, show_sensitive=show_sensitive, show_unmanaged=show_unmanaged))
     if out is not None:
         save_plan(plan, out)
         click.echo(f"Saved the plan to {out}; apply it with: reconciler apply {out}", err=True)
@@ -202,10 +286,18 @@ def _run_apply(
     plan: Plan, settings: Settings, client: DirectoryClient, fmt: str, *, allow_large: bool, allow_freeze: bool
 ) -> ApplyReport:
     check_guards(plan, settings, allow_large=allow_large, allow_freeze=allow_freeze)
-    report = apply_plan(plan, client, protected=settings.protected)
-    click.echo(
-        REPORT_RENDERERS["json" if fmt == "json" else "markdown" if fmt == "markdown" else "text"](report), nl=False
-    )
+    if sys.stderr.isatty() and len(plan.changes) > 20 and fmt == "text":
+        lock = threading.Lock()
+        with click.progressbar(length=len(plan.changes), label="Applying", file=sys.stderr) as bar:
+
+            def tick(_: Any) -> None:
+                with lock:
+                    bar.update(1)
+
+            report = apply_plan(plan, client, protected=settings.protected, on_result=tick)
+    else:
+        report = apply_plan(plan, client, protected=settings.protected)
+    _emit(REPORT_RENDERERS[fmt](report))
     return report
 
 
@@ -213,40 +305,52 @@ def _run_apply(
 @click.argument("plan_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @dir_option
 @format_option
+@target_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (CI). Without a terminal it is required.")
 @click.option("--allow-large", is_flag=True, help="Apply even beyond max_changes / max_department_moves.")
 @click.option("--allow-freeze", is_flag=True, help="Apply even beyond max_freezes.")
 @click.option("--show-sensitive", is_flag=True, help="Show mobile and e-mail values instead of masking them.")
+@click.option("--since", metavar="REF", help="Send write-only fields whose YAML value changed since this git ref.")
 @user_errors
 def apply_cmd(
     plan_file: Path | None,
     directory: Path,
     fmt: str,
+    targets: tuple[str, ...],
     auto_approve: bool,
     allow_large: bool,
     allow_freeze: bool,
     show_sensitive: bool,
+    since: str | None,
 ) -> None:
-    """Apply a saved plan (PLAN_FILE) or plan now and apply after confirmation.
+    """Apply a saved plan (PLAN_FILE), or plan now and apply after confirmation.
 
-    Each changed user gets one PATCH with only the changed fields. A user whose live values changed
-    since the saved plan is skipped as stale. Exit 1 if any user failed.
+    Each changed user gets one PATCH with only the changed fields, then is read back. A user whose
+    live values changed since the saved plan is skipped as stale. One user's failure never stops
+    the others. Exit 1 if any user failed; re-running converges.
     """
-    state, result = _load_valid(directory)
     if plan_file is not None:
+        if since:
+            raise click.UsageError("--since applies when planning; a saved plan already holds what it sends")
+        state, _ = _load_valid(directory)
         plan = load_plan(plan_file)
         if plan.desired_digest != state.digest:
             raise ReconcilerError(
                 f"{plan_file} was made from another desired state than {directory} holds now; plan again"
             )
+        if targets:
+            wanted = _targets(state, targets)
+            plan.changes = [c for c in plan.changes if c.handle in wanted]
     else:
-        with _client(state.settings) as client:
-            plan = plan_directory(state, result, client)
-        click.echo(RENDERERS["text" if fmt != "json" else "json"](plan, show_sensitive=show_sensitive), nl=False)
+        state, plan = _plan(PlanRequest(directory, targets, since=since))
+        if fmt == "json":  # stdout carries one JSON document: the apply report
+            click.echo(RENDERERS["text"](plan, show_sensitive=show_sensitive), nl=False, err=True)
+        else:
+            _emit(RENDERERS["text"](plan, show_sensitive=show_sensitive))
     if plan.errors:
         raise ReconcilerError("the plan has errors; fix them before applying")
     if not plan.has_changes:
-        click.echo("Nothing to apply.")
+        click.echo("Nothing to apply.", err=fmt == "json")
         return
     _confirm(auto_approve)
     with _client(state.settings) as client:
@@ -284,7 +388,9 @@ def import_cmd(directory: Path, force: bool) -> None:
     if not (directory / "reconciler.yaml").exists():
         (directory / "reconciler.yaml").write_text(
             f"base_url: {settings.base_url}\nuser_id_type: {settings.user_id_type}\n"
-            f"department_id_type: {settings.department_id_type}\n", "utf-8")
+            f"department_id_type: {settings.department_id_type}\n",
+            "utf-8",
+        )
     for handle, text in files.items():
         (users_dir / f"{handle}.yaml").write_text(text, "utf-8")
     click.echo(f"Imported {len(files)} users and {len(departments)} departments into {directory}/.")
@@ -374,8 +480,8 @@ def demo_cmd(do_apply: bool, directory: Path | None, show_sensitive: bool) -> No
     with serve(demo_seed()) as server:
         click.echo(f"Demo: built-in Feishu emulator at {server.url}, desired state in {folder}/", err=True)
         click.echo("", err=True)
-        state, plan = _plan(folder, server.url, DEMO_APP)
-        click.echo(RENDERERS["text"](plan, show_sensitive=show_sensitive), nl=False)
+        state, plan = _plan(PlanRequest(folder), server.url, DEMO_APP)
+        _emit(RENDERERS["text"](plan, show_sensitive=show_sensitive))
         if not do_apply:
             click.echo("\nRun `reconciler demo --apply` to apply this plan to the emulator.", err=True)
             return
@@ -385,8 +491,8 @@ def demo_cmd(do_apply: bool, directory: Path | None, show_sensitive: bool) -> No
             report = _run_apply(plan, state.settings, client, "text", allow_large=False, allow_freeze=False)
         click.echo("")
         click.echo("Planning again:")
-        _, again = _plan(folder, server.url, DEMO_APP)
-        click.echo(RENDERERS["text"](again, show_sensitive=show_sensitive), nl=False)
+        _, again = _plan(PlanRequest(folder), server.url, DEMO_APP)
+        _emit(RENDERERS["text"](again, show_sensitive=show_sensitive))
     if not report.ok:
         sys.exit(1)
 

@@ -331,7 +331,9 @@ class DirectoryClient:
     def list_departments(self) -> list[dict[str, Any]]:
         """Every department in the app's contact scope (children of the root, recursively)."""
         return self._pages(
-            "departments.children", "/open-apis/contact/v3/departments/0/children", "listing departments",
+            "departments.children",
+            "/open-apis/contact/v3/departments/0/children",
+            "listing departments",
             fetch_child="true",
         )
 

@@ -20,7 +20,14 @@ def build_plan(
     *,
     base_url: str,
     sync_write_only: bool = False,
+    since: tuple[str, dict[str, dict[str, Any]]] | None = None,
 ) -> Plan:
+    """The Plan for validated users against live users (by id). Pure.
+
+    Write-only fields (avatar_key, subscription_ids) cannot be compared with live state: they are
+    sent with `sync_write_only`, or when `since` = (git ref, {handle: that file's data at the ref})
+    shows their declared value changed since the ref (git is their state).
+    """
     settings = state.settings
     plan = Plan(
         base_url=base_url,
@@ -62,8 +69,14 @@ def build_plan(
         changes = diff_user(fields, current)
         write_only = [n for n in fields if not BY_NAME[n].readable]
         body = patch_body(fields, changes, current)
-        if sync_write_only:
-            body.update({n: fields[n] for n in write_only})
+        for name in write_only:
+            if sync_write_only:
+                body[name] = fields[name]
+            elif since is not None:
+                before = since[1].get(user.handle)
+                if before is None or before.get(name) != user.source.data.get(name):
+                    body[name] = fields[name]
+                    plan.write_only_notes.append(f"@{user.handle}: {name} changed since {since[0]}; sent.")
         if not body:
             plan.unchanged.append(user.handle)
             continue
@@ -82,12 +95,14 @@ def build_plan(
                 write_only=write_only,
             )
         )
+    sent = {(c.handle, n) for c in plan.changes for n in c.write_only if n in c.body}
     for user in result.users:
-        skipped = [n for n in user.fields if not BY_NAME[n].readable]
-        if skipped and not sync_write_only:
+        skipped = [n for n in user.fields if not BY_NAME[n].readable and (user.handle, n) not in sent]
+        if skipped:
+            why = f"unchanged since {since[0]}" if since else "use --since REF or --sync-write-only to send it"
             plan.write_only_notes.append(
-                f"@{user.handle}: {', '.join(skipped)} cannot be compared with live state (the API does not return "
-                "it); not sent. Use --sync-write-only to send it."
+                f"@{user.handle}: {', '.join(skipped)} cannot be compared with live state (the API does not "
+                f"return it); not sent ({why})."
             )
     return plan
 
@@ -144,11 +159,49 @@ def check_unique_against_live(
     plan.changes = kept
 
 
+def unmanaged_users(
+    result: ValidationResult, live: dict[str, dict[str, Any]], members: dict[str, list[dict[str, Any]]], id_type: str
+) -> list[dict[str, Any]]:
+    """Live members of the managed departments that no file declares."""
+    declared = {u.user_id for u in result.users}
+    out: dict[str, dict[str, Any]] = {}
+    for dept, users in members.items():
+        for user in users:
+            uid = user.get(id_type)
+            if uid and uid not in declared and uid not in out:
+                out[uid] = {"user_id": uid, "name": user.get("name", ""), "department_id": dept}
+    return sorted(out.values(), key=lambda u: u["user_id"])
+
+
+def managed_departments(state: DesiredState, result: ValidationResult, live: dict[str, dict[str, Any]]) -> list[str]:
+    """departments.yaml's departments and every department a declared user is in."""
+    depts = {d.id for d in state.departments.values()}
+    for user in result.users:
+        depts.update(
+            user.fields.get("department_ids") or live_value(live.get(user.user_id, {}), "department_ids") or []
+        )
+    return sorted(d for d in depts if isinstance(d, str) and not d.startswith("@"))
+
+
 def plan_directory(
-    state: DesiredState, result: ValidationResult, client: DirectoryClient, *, sync_write_only: bool = False
+    state: DesiredState,
+    result: ValidationResult,
+    client: DirectoryClient,
+    *,
+    sync_write_only: bool = False,
+    since: tuple[str, dict[str, dict[str, Any]]] | None = None,
+    scan_unmanaged: bool = False,
 ) -> Plan:
+    """Read the declared users (batch GET), plan, then check uniqueness against live.
+
+    `scan_unmanaged` also lists the managed departments' members (one find_by_department page per
+    50 members) to find users no file declares: opt-in, because it costs as many calls again.
+    """
     live = client.fetch_users(u.user_id for u in result.users)
-    plan = build_plan(state, result, live, base_url=client.base_url, sync_write_only=sync_write_only)
+    plan = build_plan(state, result, live, base_url=client.base_url, sync_write_only=sync_write_only, since=since)
+    if scan_unmanaged:
+        members = {d: client.find_by_department(d) for d in managed_departments(state, result, live)}
+        plan.unmanaged = unmanaged_users(result, live, members, state.settings.user_id_type)
     # only the values this plan changes are looked up: never a scan of the whole directory
     emails = sorted({c.body["email"] for c in plan.changes if c.body.get("email")})
     mobiles = sorted({c.body["mobile"] for c in plan.changes if c.body.get("mobile")})

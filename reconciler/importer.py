@@ -67,8 +67,9 @@ def _keep(name: str, value: Any) -> bool:
     return not (name in ("gender", "join_time") and value == 0)
 
 
-def user_document(user: dict[str, Any], settings: Settings, handles: dict[str, str],
-                  aliases: dict[str, tuple[str, str]]) -> dict[str, Any]:
+def user_document(
+    user: dict[str, Any], settings: Settings, handles: dict[str, str], aliases: dict[str, tuple[str, str]]
+) -> dict[str, Any]:
     def dept(d: Any) -> Any:
         return "@" + aliases[d][0] if d in aliases else d
 
@@ -88,8 +89,11 @@ def user_document(user: dict[str, Any], settings: Settings, handles: dict[str, s
             value = [{k: (dept(o[k]) if k == "department_id" else o[k]) for k in ORDER_KEYS if k in o} for o in value]
         elif field.name == "custom_attrs":
             value = [
-                {k: ({vk: a[k][vk] for vk in CUSTOM_VALUE_KEYS if a[k].get(vk)} if k == "value" else a[k])
-                 for k in CUSTOM_ATTR_KEYS if k in a}
+                {
+                    k: ({vk: a[k][vk] for vk in CUSTOM_VALUE_KEYS if a[k].get(vk)} if k == "value" else a[k])
+                    for k in CUSTOM_ATTR_KEYS
+                    if k in a
+                }
                 for a in value
             ]
         elif field.name == "leader_user_id":
@@ -102,14 +106,15 @@ def user_document(user: dict[str, Any], settings: Settings, handles: dict[str, s
     return doc
 
 
-def import_directory(users: list[dict[str, Any]], departments: list[dict[str, Any]],
-                     settings: Settings) -> tuple[str, dict[str, str]]:
+def import_directory(
+    users: list[dict[str, Any]], departments: list[dict[str, Any]], settings: Settings
+) -> tuple[str, dict[str, str]]:
     """(departments.yaml text, {handle: user file text}) for the given live state."""
     aliases = department_aliases(departments, settings.department_id_type)
     handles = user_handles(users, settings.user_id_type)
     dept_doc = {alias: {"id": did, "name": name} for did, (alias, name) in aliases.items()}
     dept_text = (
-        "# Department aliases: use \"@alias\" in department_ids and orders[].department_id.\n"
+        '# Department aliases: use "@alias" in department_ids and orders[].department_id.\n'
         f"# Ids are {settings.department_id_type}s. Written by `reconciler import`.\n" + dump_yaml(dept_doc)
     )
     files = {
