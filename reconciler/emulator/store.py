@@ -462,4 +462,5 @@ class Store:
                 "departments": copy.deepcopy(list(self.departments.values())),
                 "users": copy.deepcopy(list(self.users.values())),
                 "founder": self.founder,
+                "tokens": sorted(self.tokens),  # so tests can prove no token ever reaches output
             }

@@ -1,0 +1,191 @@
+"""What makes plan and apply trustworthy for a PR reviewer and a merge job (issue: plan/apply)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import Cli, Live
+
+BATCH = "/open-apis/contact/v3/users/batch"
+
+
+def _edit(directory: Path, handle: str, old: str, new: str) -> None:
+    path = directory / "users" / f"{handle}.yaml"
+    text = path.read_text("utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), "utf-8")
+
+
+def _append(path: Path, text: str) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _settings(directory: Path, extra: str) -> None:
+    path = directory / "reconciler.yaml"
+    data = {**(yaml.safe_load(path.read_text("utf-8")) or {}), **yaml.safe_load(extra)}
+    path.write_text(yaml.safe_dump(data), "utf-8")
+
+
+def test_user_changed_live_after_the_plan_is_skipped_as_stale_and_the_others_applied(
+    run: Cli, live: Live, tmp_path: Path, seed_user_ids: dict[str, str]
+):
+    out = tmp_path / "plan.json"
+    run("plan", "--dir", str(run.directory), "--out", str(out))
+    live.patch(seed_user_ids["zhangsan"], {"job_title": "Architect"})
+    live.clear()
+    result = run("apply", str(out), "--dir", str(run.directory), "--auto-approve")
+    assert "! @zhangsan stale: live values changed since the plan was made; plan again" in result.output
+    assert "Apply: 4 applied, 0 failed, 1 stale, 0 skipped." in result.output
+    patched = {r["path"].rsplit("/", 1)[1] for r in live.requests() if r["method"] == "PATCH"}
+    assert seed_user_ids["zhangsan"] not in patched and len(patched) == 4
+    assert live.user(seed_user_ids["zhangsan"])["job_title"] == "Architect"
+
+
+def test_a_change_to_an_undeclared_field_does_not_make_the_plan_stale(
+    run: Cli, live: Live, tmp_path: Path, seed_user_ids: dict[str, str]
+):
+    out = tmp_path / "plan.json"
+    run("plan", "--dir", str(run.directory), "--out", str(out))
+    live.patch(seed_user_ids["zhangsan"], {"nickname": "Zhang"})  # zhangsan.yaml does not declare nickname
+    result = run("apply", str(out), "--dir", str(run.directory), "--auto-approve")
+    assert "Apply: 5 applied, 0 failed, 0 stale, 0 skipped." in result.output
+
+
+def test_saved_plan_from_another_desired_state_is_refused(run: Cli, live: Live, tmp_path: Path):
+    out = tmp_path / "plan.json"
+    run("plan", "--dir", str(run.directory), "--out", str(out))
+    _edit(run.directory, "bob", "Product Manager", "Senior Product Manager")
+    live.clear()
+    result = run("apply", str(out), "--dir", str(run.directory), "--auto-approve")
+    assert result.exit_code == 1
+    assert "was made from another desired state" in result.output
+    assert live.requests() == []
+
+
+def test_edited_plan_file_is_refused(run: Cli, tmp_path: Path):
+    out = tmp_path / "plan.json"
+    run("plan", "--dir", str(run.directory), "--out", str(out))
+    data = json.loads(out.read_text("utf-8"))
+    data["changes"][0]["body"]["is_frozen"] = True
+    out.write_text(json.dumps(data), "utf-8")
+    result = run("apply", str(out), "--dir", str(run.directory), "--auto-approve")
+    assert result.exit_code == 1
+    assert "edited after it was made" in result.output
+
+
+def test_targeted_plan_reads_and_shows_only_its_targets(run: Cli, live: Live, seed_user_ids: dict[str, str]):
+    result = run("plan", "--dir", str(run.directory), "--target", "@bob", "--target", "emma")
+    batch = [r for r in live.requests() if r["path"] == BATCH]
+    assert [sorted(r["query"]["user_ids"]) for r in batch] == [sorted([seed_user_ids["bob"], seed_user_ids["emma"]])]
+    assert "~ @bob " in result.output and "~ @emma " in result.output and "@zhangsan" not in result.output
+    assert "Plan: 2 users to change (2 fields), 0 unchanged." in result.output
+
+
+def test_targeted_apply_patches_only_its_target(run: Cli, live: Live, seed_user_ids: dict[str, str]):
+    run("apply", "--dir", str(run.directory), "--target", "@bob", "--auto-approve")
+    patched = [r["path"].rsplit("/", 1)[1] for r in live.requests() if r["method"] == "PATCH"]
+    assert patched == [seed_user_ids["bob"]]
+
+
+def test_unknown_target_is_a_usage_error(run: Cli, live: Live):
+    result = run("plan", "--dir", str(run.directory), "--target", "@nobody")
+    assert result.exit_code == 1
+    assert "--target @nobody: no such user file" in result.output
+    assert live.requests() == []
+
+
+def test_max_changes_guard_refuses_and_names_its_override(run: Cli, live: Live):
+    _settings(run.directory, "max_changes: 2\n")
+    result = run("apply", "--dir", str(run.directory), "--auto-approve")
+    assert result.exit_code == 1
+    assert "max_changes is 2" in result.output and "--allow-large" in result.output
+    assert live.writes() == []
+    result = run("apply", "--dir", str(run.directory), "--auto-approve", "--allow-large")
+    assert result.exit_code == 0 and "Apply: 5 applied" in result.output
+
+
+def test_freeze_guard_refuses_and_allow_freeze_overrides(run: Cli, live: Live):
+    _settings(run.directory, "max_freezes: 1\n")
+    for handle in ("sunli", "david"):
+        _append(run.directory / "users" / f"{handle}.yaml", "is_frozen: true\n")
+    result = run("apply", "--dir", str(run.directory), "--auto-approve")
+    assert result.exit_code == 1 and "freezes 2 users" in result.output and "--allow-freeze" in result.output
+    assert live.writes() == []
+    result = run("apply", "--dir", str(run.directory), "--auto-approve", "--allow-freeze")
+    assert result.exit_code == 0, result.output
+
+
+def test_department_move_guard_counts_moves(run: Cli, live: Live):
+    _settings(run.directory, "max_department_moves: 0\n")
+    result = run("apply", "--dir", str(run.directory), "--auto-approve")
+    assert result.exit_code == 1 and "moves 1 users between departments" in result.output
+    assert live.writes() == []
+
+
+def test_protected_user_is_never_touched(run: Cli, live: Live, seed_user_ids: dict[str, str]):
+    _settings(run.directory, 'protected: ["@bob"]\n')
+    result = run("apply", "--dir", str(run.directory), "--auto-approve")
+    assert "- @bob skipped: protected in reconciler.yaml" in result.output
+    assert not any(r["path"].endswith(seed_user_ids["bob"]) for r in live.writes())
+
+
+def test_freezing_the_founder_fails_with_the_docs_explanation_and_others_apply(run: Cli, live: Live):
+    _settings(run.directory, "protected: []\n")
+    _append(run.directory / "users" / "zhaolei.yaml", "is_frozen: true\n")
+    result = run("apply", "--dir", str(run.directory), "--auto-approve", "--format", "json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    founder = next(r for r in report["results"] if r["handle"] == "zhaolei")
+    assert founder["status"] == "failed" and founder["code"] == 44036
+    assert "cannot freeze the tenant founder" in founder["message"] and founder["log_id"]
+    assert report["summary"] == {"applied": 5, "failed": 1, "stale": 0, "skipped": 0}
+
+
+def test_personal_data_is_masked_in_markdown_and_json_unless_asked(run: Cli):
+    _edit(run.directory, "zhangsan", "zhangsan@example.com", "san.zhang@example.com")
+    _edit(run.directory, "zhangsan", '"+8613011111111"', '"+8613099998888"')
+    for fmt in ("markdown", "json", "text"):
+        out = run("plan", "--dir", str(run.directory), "--format", fmt).output
+        for secret in ("san.zhang@example.com", "13099998888", "zhangsan@example.com", "13011111111"):
+            assert secret not in out, (fmt, secret)
+        assert "(sensitive)" in out
+    shown = run("plan", "--dir", str(run.directory), "--format", "json", "--show-sensitive").output
+    assert "san.zhang@example.com" in shown and "+8613099998888" in shown
+
+
+def test_show_unmanaged_lists_live_users_without_a_file(run: Cli):
+    result = run("plan", "--dir", str(run.directory), "--show-unmanaged")
+    assert "1 live users in the managed departments have no file (never touched)." in result.output
+    assert "访客 Guest" in result.output
+
+
+def test_apply_rerun_converges_and_sends_nothing(run: Cli, live: Live):
+    run("apply", "--dir", str(run.directory), "--auto-approve")
+    live.clear()
+    result = run("apply", "--dir", str(run.directory), "--auto-approve")
+    assert result.exit_code == 0 and "Nothing to apply." in result.output
+    assert live.writes() == []
+
+
+def test_write_only_field_is_sent_only_when_changed_since_the_git_ref(run: Cli, live: Live, tmp_path: Path):
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=run.directory, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "base", "--allow-empty")
+    _append(run.directory / "users" / "bob.yaml", "avatar_key: k-bob\n")
+    _append(run.directory / "users" / "emma.yaml", "avatar_key: k-emma\n")
+    git("add", "-A")
+    git("-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "avatars")
+    _edit(run.directory, "emma", "avatar_key: k-emma", "avatar_key: k-emma-2")
+    plain = run("plan", "--dir", str(run.directory), "--format", "json")
+    assert all("avatar_key" not in c["body"] for c in json.loads(plain.stdout)["changes"])
+    since = json.loads(run("plan", "--dir", str(run.directory), "--format", "json", "--since", "HEAD").stdout)
+    bodies = {c["handle"]: c["body"] for c in since["changes"]}
+    assert bodies["emma"]["avatar_key"] == "k-emma-2" and "avatar_key" not in bodies["bob"]
