@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing as mp
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,10 +24,13 @@ class DesiredUser:
     handle: str
     path: str  # as shown in messages
     data: dict[str, Any]
-    raw: bytes = field(repr=False)
+    raw: bytes | None = field(default=None, repr=False)  # None: read again from `file` when a line is needed
+    file: Path | None = None
+    schema_ok: bool | None = None  # the fast schema check's verdict, when the loader ran it
 
     def locate(self, keys: Sequence[str | int]) -> tuple[int | None, int | None]:
-        text, _ = decode(self.raw, self.path)
+        raw = self.raw if self.raw is not None else (self.file.read_bytes() if self.file else b"")
+        text, _ = decode(raw, self.path)
         return locate(text or "", keys)
 
 
@@ -72,21 +77,68 @@ def _load_departments(path: Path, shown: str, hasher: Any) -> tuple[dict[str, De
     out: dict[str, Department] = {}
     issues: list[Issue] = []
     for alias, value in data.items():
-        line, col = locate(text, [str(alias)])
+        problem = None
         if not isinstance(alias, str) or not HANDLE.match(alias):
-            issues.append(Issue(shown, line, col, str(alias), "an alias is letters, digits, '.', '_' or '-'"))
-            continue
-        if isinstance(value, str):
+            problem = "an alias is letters, digits, '.', '_' or '-'"
+        elif isinstance(value, str):
             out[alias] = Department(alias, value, alias)
         elif isinstance(value, dict) and isinstance(value.get("id"), str) and set(value) <= {"id", "name"}:
             out[alias] = Department(alias, value["id"], str(value.get("name") or alias))
         else:
-            issues.append(
-                Issue(
-                    shown, line, col, alias, "expected a department id, or {id: <department id>, name: <display name>}"
-                )
-            )
+            problem = "expected a department id, or {id: <department id>, name: <display name>}"
+        if problem:
+            line, col = locate(text, [str(alias)])  # composes the file: only for problems
+            issues.append(Issue(shown, line, col, str(alias), problem))
     return out, issues
+
+
+PARALLEL_FROM = 1000  # files; below this a process pool costs more than it saves
+CHUNK = 250
+
+Loaded = tuple[str, bytes, "DesiredUser | None", "Issue | None"]
+
+
+def _load_user(path: Path) -> Loaded:
+    """Read, parse and fast-check one user file: (file name, content hash, user, issue)."""
+    from .validate import schema_accepts  # validate imports this module
+
+    shown = _display(path, path.parent.parent)
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).digest()
+    handle = path.stem
+    if not HANDLE.match(handle):
+        return (
+            path.name,
+            digest,
+            None,
+            Issue(shown, None, None, "", "rename the file: a handle is letters, digits, '.', '_' or '-'"),
+        )
+    data, issue = load_yaml_text(raw, shown)
+    if issue is not None:
+        return path.name, digest, None, issue
+    if not isinstance(data, dict):
+        what = "empty" if data is None else f"a {type(data).__name__}"
+        return (
+            path.name,
+            digest,
+            None,
+            Issue(shown, 1, 1, "", f"the file is {what}; a user file is a mapping of fields"),
+        )
+    return path.name, digest, DesiredUser(handle, shown, data, None, path, schema_accepts()(data)), None
+
+
+def _load_chunk(paths: list[Path]) -> list[Loaded]:
+    return [_load_user(p) for p in paths]
+
+
+def _load_users(files: list[Path]) -> list[Loaded]:
+    """Every user file, on all cores for large directories (parsing dominates a plan's CPU)."""
+    cores = os.cpu_count() or 1
+    if len(files) < PARALLEL_FROM or cores < 2 or "fork" not in mp.get_all_start_methods():
+        return _load_chunk(files)
+    chunks = [files[i : i + CHUNK] for i in range(0, len(files), CHUNK)]
+    with mp.get_context("fork").Pool(min(cores, len(chunks))) as pool:
+        return [item for chunk in pool.imap(_load_chunk, chunks) for item in chunk]
 
 
 def load_directory(root: Path) -> DesiredState:
@@ -107,23 +159,12 @@ def load_directory(root: Path) -> DesiredState:
     departments, issues = _load_departments(
         root / "departments.yaml", _display(root / "departments.yaml", root), hasher
     )
-    users: list[DesiredUser] = []
     files = sorted(p for p in (root / "users").iterdir() if p.suffix in USER_SUFFIXES and p.is_file())
-    for path in files:
-        shown = _display(path, root)
-        raw = path.read_bytes()
-        hasher.update(path.name.encode() + b"\0" + raw + b"\0")
-        handle = path.stem
-        if not HANDLE.match(handle):
-            issues.append(Issue(shown, None, None, "", "rename the file: a handle is letters, digits, '.', '_' or '-'"))
-            continue
-        data, issue = load_yaml_text(raw, shown)
+    users: list[DesiredUser] = []
+    for name, digest, user, issue in _load_users(files):
+        hasher.update(name.encode() + b"\0" + digest + b"\0")
         if issue is not None:
             issues.append(issue)
-            continue
-        if not isinstance(data, dict):
-            what = "empty" if data is None else f"a {type(data).__name__}"
-            issues.append(Issue(shown, 1, 1, "", f"the file is {what}; a user file is a mapping of fields"))
-            continue
-        users.append(DesiredUser(handle, shown, data, raw))
+        elif user is not None:
+            users.append(user)
     return DesiredState(root, settings, departments, users, issues, hasher.hexdigest())

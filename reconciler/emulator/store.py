@@ -187,7 +187,10 @@ class Store:
 
     def render_user(self, key: str, uid_type: str, did_type: str, *, endpoint: str) -> dict[str, Any]:
         u = self.users[key]
-        out = {k: copy.deepcopy(v) for k, v in u.items() if k not in WRITE_ONLY}
+        # shallow on purpose: writes replace a user's values, never mutate nested ones in place,
+        # so the answer can share them (deep copies made batch reads the emulator's bottleneck)
+        out = {k: v for k, v in u.items() if k not in WRITE_ONLY}
+        out["status"] = dict(u["status"])
         out["department_ids"] = [self.dept_out_id(d, did_type) for d in u.get("department_ids", [])]
         out["orders"] = [
             {**o, "department_id": self.dept_out_id(o["department_id"], did_type)} for o in u.get("orders", [])

@@ -1,0 +1,157 @@
+"""Shared benchmark plumbing: build an org of N users on disk and in an emulator process, run the
+real CLI against it over loopback, and measure what the issue asks for."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from reconciler.config import Settings
+from reconciler.emulator import Store, generate_org
+from reconciler.importer import import_directory
+
+APP_ENV = {"FEISHU_APP_ID": "cli_demo", "FEISHU_APP_SECRET": "demo-secret"}
+
+
+def build_directory(n: int, root: Path, *, drift: float = 0.01, moves: int = 0, settings: str = "") -> Path:
+    """A directory for generate_org(n): imported from the emulator's own rendering, then `drift` of
+    the users get a new job_title and `moves` of them a new department (1-QPS lane)."""
+    seed = generate_org(n)
+    store = Store(seed)
+    users = [store.render_user(k, "open_id", "open_department_id", endpoint="batch") for k in store.users]
+    departments = [store.render_department(k, "open_department_id") for k in store.departments]
+    dept_text, files = import_directory(users, departments, Settings())
+    directory = root / f"org-{n}"
+    (directory / "users").mkdir(parents=True, exist_ok=True)
+    (directory / "departments.yaml").write_text(dept_text, "utf-8")
+    (directory / "reconciler.yaml").write_text("max_changes: 1000000\nmax_department_moves: 1000000\n" + settings)
+    handles = sorted(files)
+    changed = set(handles[:: max(1, round(1 / drift))]) if drift else set()
+    aliases = [a for a in yaml.safe_load(dept_text)]
+    for i, handle in enumerate(handles):
+        text = files[handle]
+        if handle in changed:
+            text = text.replace("job_title: Engineer", "job_title: Senior Engineer")
+        if i < moves:
+            doc = yaml.safe_load(text)
+            new = "@" + aliases[(aliases.index(doc["department_ids"][0][1:]) + 1) % len(aliases)]
+            text = text.replace(doc["department_ids"][0], new)
+        (directory / "users" / f"{handle}.yaml").write_text(text, "utf-8")
+    return directory
+
+
+@dataclass
+class Emulator:
+    proc: subprocess.Popen[str]
+    url: str
+
+    def requests(self) -> list[dict[str, Any]]:
+        return httpx.get(self.url + "/_emulator/requests", trust_env=False, timeout=60).json()
+
+    def clear(self) -> None:
+        httpx.delete(self.url + "/_emulator/requests", trust_env=False)
+
+    def quotas(self, **cfg: Any) -> dict[str, Any]:
+        return httpx.post(self.url + "/_emulator/quotas", json=cfg, trust_env=False).json()
+
+    def faults(self, **cfg: Any) -> dict[str, Any]:
+        return httpx.post(self.url + "/_emulator/faults", json=cfg, trust_env=False).json()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def start_emulator(n: int, *args: str) -> Emulator:
+    """`reconciler emulator --generate N` in its own process (so it does not share our cores' GIL)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler.cli", "emulator", "--generate", str(n), *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline().strip() if proc.stdout else ""
+    assert line.startswith("listening on "), line
+    return Emulator(proc, line.removeprefix("listening on "))
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    peak_mb: float
+    exit_code: int
+    stdout: str
+
+
+def run_cli(url: str, *args: str) -> Run:
+    """The real CLI in a fresh process; wall time, its CPU time and peak RSS."""
+    env = {**os.environ, **APP_ENV, "FEISHU_BASE_URL": url}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "reconciler.cli", *args], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if done.returncode not in (0, 2):
+        print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
+    return Run(wall, cpu, after.ru_maxrss / 1024, done.returncode, done.stdout)
+
+
+def bare_yaml_load(directory: Path) -> tuple[float, float]:
+    """The yardstick: a bare single-process CSafeLoader parse of the same files, in a fresh process.
+
+    Returns (wall of that process, parse time inside it)."""
+    code = (
+        "import time,yaml,pathlib,sys\n"
+        "t=time.perf_counter()\n"
+        "fs=sorted(pathlib.Path(sys.argv[1]).glob('users/*.yaml'))\n"
+        "[yaml.load(f.read_bytes(), Loader=yaml.CSafeLoader) for f in fs]\n"
+        "print(time.perf_counter()-t)\n"
+    )
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code, str(directory)], capture_output=True, text=True, check=True)
+    return time.perf_counter() - started, float(out.stdout)
+
+
+def quota_floor(
+    calls_per_endpoint: dict[str, int],
+    slow_lane: int = 0,
+    per_second: float = 50,
+    per_minute: float = 1000,
+    slow_per_second: float = 1,
+    time_scale: float = 1.0,
+) -> float:
+    """The least time the documented limits allow for these calls (sliding windows, per endpoint)."""
+    floors = []
+    for n in calls_per_endpoint.values():
+        if n:
+            floors.append(max((math.ceil(n / per_second) - 1) * 1.0, (math.ceil(n / per_minute) - 1) * 60.0))
+    if slow_lane:
+        floors.append((slow_lane - 1) / slow_per_second)
+    return max(floors, default=0.0) / time_scale
+
+
+def endpoint_counts(log: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in log:
+        key = f"{r['method']} {r['path'].rsplit('/', 1)[0] if r['method'] == 'PATCH' else r['path']}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def report(title: str, figures: dict[str, Any]) -> None:
+    print(f"\n== {title}")
+    for key, value in figures.items():
+        print(f"  {key:<34} {value:.3f}" if isinstance(value, float) else f"  {key:<34} {value}")
+    print(json.dumps({"bench": title, **figures}))

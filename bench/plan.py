@@ -1,0 +1,81 @@
+"""Benchmark `reconciler plan` on an org of N users against the emulator on loopback.
+
+    python bench/plan.py --users 10000                 # quotas off: CPU-bound figures
+    python bench/plan.py --users 10000 --quotas        # documented quotas on: wall vs quota floor
+    python bench/plan.py --users 1000 --users 100000   # linearity of the CPU cost per user
+
+Prints wall time, API calls, rate-limit rejections, peak memory, the quota floor and wall/floor,
+and the CPU part of plan per user next to a bare yaml.load(CSafeLoader) of the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    bare_yaml_load,
+    build_directory,
+    endpoint_counts,
+    quota_floor,
+    report,
+    run_cli,
+    start_emulator,
+)
+
+
+def bench_plan(n: int, quotas: bool, drift: float, work: Path) -> dict[str, float | int]:
+    # quotas off: tell the client too (reconciler.yaml), or it paces itself at the documented limits
+    unlimited = "" if quotas else "quotas: {per_second: 1000000, per_minute: 100000000, slow_lane_per_second: 1000}\n"
+    directory = build_directory(n, work, drift=drift, settings=unlimited)
+    emulator = start_emulator(n, *(["--quotas"] if quotas else []))
+    try:
+        emulator.clear()
+        run = run_cli(emulator.url, "plan", "--dir", str(directory), "--detailed-exitcode")
+        log = emulator.requests()
+        rejections = emulator.quotas()["rejections"]
+    finally:
+        emulator.stop()
+    bare_wall, bare_parse = bare_yaml_load(directory)
+    counts = endpoint_counts(log)
+    floor = quota_floor({k: v for k, v in counts.items() if "auth" not in k})
+    changed = sum(1 for line in run.stdout.splitlines() if line.startswith("  ~ @"))
+    return {
+        "users": n,
+        "users changed": changed,
+        "exit code": run.exit_code,
+        "wall s": run.wall,
+        "API calls": len(log),
+        "expected API calls ceil(N/50)+1": math.ceil(n / 50) + 1,
+        "rate-limit rejections": rejections,
+        "peak RSS MB": run.peak_mb,
+        "quota floor s": floor,
+        "wall / quota floor": run.wall / floor if floor else float("nan"),
+        "CPU s (plan process)": run.cpu,
+        "CPU ms per user": 1000 * run.cpu / n,
+        "bare yaml.load process wall s": bare_wall,
+        "bare yaml.load parse s": bare_parse,
+        "wall / bare yaml.load wall": run.wall / bare_wall,
+        "CPU per user / bare parse per user": run.cpu / bare_parse,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, action="append", help="org size (repeatable); default 10000")
+    parser.add_argument("--quotas", action="store_true", help="emulator enforces the documented quotas")
+    parser.add_argument("--drift", type=float, default=0.01, help="share of users with a changed field")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.users or [10000]:
+            figures = bench_plan(n, args.quotas, args.drift, Path(tmp))
+            report(f"plan, {n} users, quotas {'on' if args.quotas else 'off'}", figures)
+
+
+if __name__ == "__main__":
+    main()
