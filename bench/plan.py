@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -29,24 +30,30 @@ from bench.common import (
 )
 
 
-def bench_plan(n: int, quotas: bool, drift: float, work: Path) -> dict[str, float | int]:
+def bench_plan(n: int, quotas: bool, drift: float, work: Path, repeat: int) -> dict[str, float | int]:
     # quotas off: tell the client too (reconciler.yaml), or it paces itself at the documented limits
     unlimited = "" if quotas else "quotas: {per_second: 1000000, per_minute: 100000000, slow_lane_per_second: 1000}\n"
     directory = build_directory(n, work, drift=drift, settings=unlimited)
     emulator = start_emulator(n, *(["--quotas"] if quotas else []))
+    runs, bares = [], []
     try:
-        emulator.clear()
-        run = run_cli(emulator.url, "plan", "--dir", str(directory), "--detailed-exitcode")
+        for _ in range(repeat):  # the median of interleaved runs: this VM's speed drifts
+            emulator.clear()
+            runs.append(run_cli(emulator.url, "plan", "--dir", str(directory), "--detailed-exitcode"))
+            bares.append(bare_yaml_load(directory))
         log = emulator.requests()
         rejections = emulator.quotas()["rejections"]
     finally:
         emulator.stop()
-    bare_wall, bare_parse = bare_yaml_load(directory)
+    run = sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
+    bare_wall = statistics.median(b[0] for b in bares)
+    bare_parse = statistics.median(b[1] for b in bares)
     counts = endpoint_counts(log)
     floor = quota_floor({k: v for k, v in counts.items() if "auth" not in k})
     changed = sum(1 for line in run.stdout.splitlines() if line.startswith("  ~ @"))
     return {
         "users": n,
+        "runs (median shown)": repeat,
         "users changed": changed,
         "exit code": run.exit_code,
         "wall s": run.wall,
@@ -69,11 +76,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, action="append", help="org size (repeatable); default 10000")
     parser.add_argument("--quotas", action="store_true", help="emulator enforces the documented quotas")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size; the median is reported")
     parser.add_argument("--drift", type=float, default=0.01, help="share of users with a changed field")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.users or [10000]:
-            figures = bench_plan(n, args.quotas, args.drift, Path(tmp))
+            figures = bench_plan(n, args.quotas, args.drift, Path(tmp), args.repeat)
             report(f"plan, {n} users, quotas {'on' if args.quotas else 'off'}", figures)
 
 

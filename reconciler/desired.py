@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing as mp
 import os
@@ -98,47 +99,41 @@ CHUNK = 250
 Loaded = tuple[str, bytes, "DesiredUser | None", "Issue | None"]
 
 
-def _load_user(path: Path) -> Loaded:
+def _load_user(path: Path, shown_dir: str) -> Loaded:
     """Read, parse and fast-check one user file: (file name, content hash, user, issue)."""
     from .validate import schema_accepts  # validate imports this module
 
-    shown = _display(path, path.parent.parent)
+    name = path.name
+    shown = f"{shown_dir}/{name}"
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).digest()
-    handle = path.stem
+    handle = name.rsplit(".", 1)[0]
     if not HANDLE.match(handle):
-        return (
-            path.name,
-            digest,
-            None,
-            Issue(shown, None, None, "", "rename the file: a handle is letters, digits, '.', '_' or '-'"),
-        )
+        message = "rename the file: a handle is letters, digits, '.', '_' or '-'"
+        return name, digest, None, Issue(shown, None, None, "", message)
     data, issue = load_yaml_text(raw, shown)
     if issue is not None:
-        return path.name, digest, None, issue
+        return name, digest, None, issue
     if not isinstance(data, dict):
         what = "empty" if data is None else f"a {type(data).__name__}"
-        return (
-            path.name,
-            digest,
-            None,
-            Issue(shown, 1, 1, "", f"the file is {what}; a user file is a mapping of fields"),
-        )
-    return path.name, digest, DesiredUser(handle, shown, data, None, path, schema_accepts()(data)), None
+        message = f"the file is {what}; a user file is a mapping of fields"
+        return name, digest, None, Issue(shown, 1, 1, "", message)
+    return name, digest, DesiredUser(handle, shown, data, None, path, schema_accepts()(data)), None
 
 
-def _load_chunk(paths: list[Path]) -> list[Loaded]:
-    return [_load_user(p) for p in paths]
+def _load_chunk(job: tuple[list[Path], str]) -> list[Loaded]:
+    paths, shown_dir = job
+    return [_load_user(p, shown_dir) for p in paths]
 
 
-def _load_users(files: list[Path]) -> list[Loaded]:
+def _load_users(files: list[Path], shown_dir: str) -> list[Loaded]:
     """Every user file, on all cores for large directories (parsing dominates a plan's CPU)."""
     cores = os.cpu_count() or 1
     if len(files) < PARALLEL_FROM or cores < 2 or "fork" not in mp.get_all_start_methods():
-        return _load_chunk(files)
-    chunks = [files[i : i + CHUNK] for i in range(0, len(files), CHUNK)]
-    with mp.get_context("fork").Pool(min(cores, len(chunks))) as pool:
-        return [item for chunk in pool.imap(_load_chunk, chunks) for item in chunk]
+        return _load_chunk((files, shown_dir))
+    jobs = [(files[i : i + CHUNK], shown_dir) for i in range(0, len(files), CHUNK)]
+    with mp.get_context("fork").Pool(min(cores, len(jobs))) as pool:
+        return [item for chunk in pool.imap(_load_chunk, jobs) for item in chunk]
 
 
 def load_directory(root: Path) -> DesiredState:
@@ -161,7 +156,7 @@ def load_directory(root: Path) -> DesiredState:
     )
     files = sorted(p for p in (root / "users").iterdir() if p.suffix in USER_SUFFIXES and p.is_file())
     users: list[DesiredUser] = []
-    for name, digest, user, issue in _load_users(files):
+    for name, digest, user, issue in _load_users(files, _display(root / "users", root)):
         hasher.update(name.encode() + b"\0" + digest + b"\0")
         if issue is not None:
             issues.append(issue)

@@ -11,8 +11,6 @@ import hashlib
 import json
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from .fields import BY_NAME, FIELD_ORDER, Field, Kind
 from .plan import FieldChange
 
@@ -80,6 +78,8 @@ def comparable(field: Field, value: Any) -> Any:
 
 
 def _details(name: str, want: Any, have: Any) -> list[str]:
+    from deepdiff import DeepDiff  # only differing records need it: import lazily
+
     diff = DeepDiff(have, want, verbose_level=2, view="tree")
     lines: list[str] = []
     for kind in sorted(diff):

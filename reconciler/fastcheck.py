@@ -1,8 +1,9 @@
 """A compiled yes/no check of the user schema: the fast path in front of jsonschema.
 
 jsonschema explains every violation but costs about as much as parsing the YAML. Nearly every file
-is valid, so `compile_schema` turns the schema into nested closures that answer "valid?" at a
-fraction of that cost; jsonschema runs only on files this check does not accept.
+is valid, so `compile_schema` generates straight-line Python for the schema (one small function
+per schema node, the way fastjsonschema does) that answers "valid?" at a fraction of that cost;
+jsonschema runs only on files this check does not accept.
 
 Contract: the predicate never accepts a document jsonschema would reject. Where it is unsure (a
 float that may be integral, anything unusual) it answers False and jsonschema decides.
@@ -15,7 +16,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-Check = Callable[[Any], bool]
 SUPPORTED = {
     "type",
     "enum",
@@ -36,70 +36,88 @@ SUPPORTED = {
     "title",
     "$defs",
 }
-PY_TYPES: dict[str, Callable[[Any], bool]] = {
-    "string": lambda v: type(v) is str,
-    "integer": lambda v: type(v) is int,  # bool is not int here; floats go to jsonschema
-    "boolean": lambda v: type(v) is bool,
-    "array": lambda v: type(v) is list,
-    "object": lambda v: type(v) is dict,
-}
+# bool is not int here, and floats go to jsonschema: stricter than the schema, never looser
+PY_TYPE = {"string": "str", "integer": "int", "boolean": "bool", "array": "list", "object": "dict"}
 
 
-def compile_schema(schema: dict[str, Any]) -> Check:
-    unknown = set(schema) - SUPPORTED
-    if unknown:
-        raise ValueError(f"fastcheck does not support {sorted(unknown)}; extend it or drop the fast path")
-    checks: list[Check] = []
-    kind = schema.get("type")
-    if kind is not None:
-        checks.append(PY_TYPES[kind])
-    if "enum" in schema:
-        allowed = schema["enum"]
-        checks.append(lambda v: any(type(v) is type(a) and v == a for a in allowed))
-    if "minLength" in schema:
-        low = schema["minLength"]
-        checks.append(lambda v: type(v) is not str or len(v) >= low)
-    if "maxLength" in schema:
-        high = schema["maxLength"]
-        checks.append(lambda v: type(v) is not str or len(v) <= high)
-    if "pattern" in schema:
-        search = re.compile(schema["pattern"]).search
-        checks.append(lambda v: type(v) is not str or search(v) is not None)
-    if "minimum" in schema:
-        low_n = schema["minimum"]
-        checks.append(lambda v: type(v) is not int or v >= low_n)
-    if "maximum" in schema:
-        high_n = schema["maximum"]
-        checks.append(lambda v: type(v) is not int or v <= high_n)
-    if "maxItems" in schema:
-        most = schema["maxItems"]
-        checks.append(lambda v: type(v) is not list or len(v) <= most)
-    if schema.get("uniqueItems"):
-        checks.append(lambda v: type(v) is not list or len({json.dumps(i, sort_keys=True) for i in v}) == len(v))
-    if "items" in schema:
-        item = compile_schema(schema["items"])
-        checks.append(lambda v: type(v) is not list or all(item(i) for i in v))
-    if "properties" in schema or "required" in schema or "additionalProperties" in schema:
-        props = {k: compile_schema(v) for k, v in schema.get("properties", {}).items()}
-        required = tuple(schema.get("required", ()))
-        closed = schema.get("additionalProperties") is False
+class _Generator:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.consts: dict[str, Any] = {"json": json}
+        self.count = 0
 
-        def check_object(v: Any) -> bool:
-            if type(v) is not dict:
-                return True
-            for key in required:
-                if key not in v:
-                    return False
-            for key, value in v.items():
-                sub = props.get(key)
-                if sub is None:
-                    if closed:
-                        return False
-                elif not sub(value):
-                    return False
-            return True
+    def const(self, value: Any) -> str:
+        name = f"C{len(self.consts)}"
+        self.consts[name] = value
+        return name
 
-        checks.append(check_object)
-    if len(checks) == 1:
-        return checks[0]
-    return lambda v: all(c(v) for c in checks)
+    def function(self, schema: dict[str, Any]) -> str:
+        """Emit a function checking `schema`; return its name."""
+        unknown = set(schema) - SUPPORTED
+        if unknown:
+            raise ValueError(f"fastcheck does not support {sorted(unknown)}; extend it or drop the fast path")
+        self.count += 1
+        name = f"check_{self.count}"
+        body: list[str] = []
+        kind = schema.get("type")
+        if kind is not None:
+            body.append(f"if type(v) is not {PY_TYPE[kind]}: return False")
+        if "enum" in schema:
+            allowed = self.const(tuple((type(a), a) for a in schema["enum"]))
+            body.append(f"if (type(v), v) not in {allowed}: return False")
+        if "minLength" in schema:
+            body.append(f"if type(v) is str and len(v) < {int(schema['minLength'])}: return False")
+        if "maxLength" in schema:
+            body.append(f"if type(v) is str and len(v) > {int(schema['maxLength'])}: return False")
+        if "pattern" in schema:
+            search = self.const(re.compile(schema["pattern"]).search)
+            body.append(f"if type(v) is str and {search}(v) is None: return False")
+        if "minimum" in schema:
+            body.append(f"if type(v) is int and v < {int(schema['minimum'])}: return False")
+        if "maximum" in schema:
+            body.append(f"if type(v) is int and v > {int(schema['maximum'])}: return False")
+        if "maxItems" in schema:
+            body.append(f"if type(v) is list and len(v) > {int(schema['maxItems'])}: return False")
+        if schema.get("uniqueItems"):
+            body.append(
+                "if type(v) is list and len({json.dumps(i, sort_keys=True) for i in v}) != len(v): return False"
+            )
+        if "items" in schema:
+            item = self.function(schema["items"])
+            body.append("if type(v) is list:")
+            body.append("    for i in v:")
+            body.append(f"        if not {item}(i): return False")
+        if "properties" in schema or "required" in schema or "additionalProperties" in schema:
+            props = self.const({k: None for k in schema.get("properties", {})})
+            for key, sub in schema.get("properties", {}).items():
+                self.consts[props][key] = self.function(sub)
+            body.append("if type(v) is dict:")
+            for key in schema.get("required", ()):
+                body.append(f"    if {key!r} not in v: return False")
+            body.append("    for k, x in v.items():")
+            body.append(f"        f = {props}.get(k)")
+            if schema.get("additionalProperties") is False:
+                body.append("        if f is None: return False")
+            else:
+                body.append("        if f is None: continue")
+            body.append("        if not f(x): return False")
+        self.lines.append(f"def {name}(v):")
+        self.lines.extend("    " + line for line in body)
+        self.lines.append("    return True")
+        self.lines.append("")
+        return name
+
+    def build(self, schema: dict[str, Any]) -> Callable[[Any], bool]:
+        top = self.function(schema)
+        namespace: dict[str, Any] = dict(self.consts)
+        exec(compile("\n".join(self.lines), "<fastcheck>", "exec"), namespace)  # code we generated above
+        for table in self.consts.values():  # property tables hold function names until now
+            if isinstance(table, dict) and all(isinstance(v, str) for v in table.values()):
+                for key, fn in table.items():
+                    table[key] = namespace[fn]
+        return namespace[top]  # type: ignore[no-any-return]
+
+
+def compile_schema(schema: dict[str, Any]) -> Callable[[Any], bool]:
+    """A predicate: True means the document is valid against `schema`."""
+    return _Generator().build(schema)

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from . import bundled
 from .desired import DesiredState, DesiredUser
 from .errors import Issue
@@ -67,7 +65,9 @@ def user_schema() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _validator() -> Draft202012Validator:
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator  # only files the fast path rejects need it: import lazily
+
     return Draft202012Validator(user_schema())
 
 

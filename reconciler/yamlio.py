@@ -7,10 +7,10 @@ have something to report, so the common path pays for one parse.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
-from yaml.constructor import ConstructorError
+from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from .errors import Issue
@@ -24,27 +24,80 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 
 
+_MISSING = object()
+_IMMUTABLE = (str, int, bool, float, type(None))
+_CACHE_LIMIT = 200_000
+
+
+def _duplicate(key_node: Any, key: Any) -> ConstructorError:
+    return ConstructorError(None, None, f"duplicate key {key!r}: a key may appear once", key_node.start_mark)
+
+
+def _checked_mapping(loader: Any, node: Any, deep: bool) -> Any:
+    """PyYAML's mapping construction (merge keys and all), after a duplicate-key check."""
+    if isinstance(node, MappingNode):
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.value in seen:
+                    raise _duplicate(key_node, key_node.value)
+                seen.add(key_node.value)
+    return SafeConstructor.construct_mapping(loader, node, deep)
+
+
 class StrictLoader(_Base):  # type: ignore[misc,valid-type]
-    """SafeLoader that rejects duplicate keys."""
+    """SafeLoader that rejects duplicate keys, and is faster on directory files.
+
+    User files repeat the same keys and many values, so the implicit-tag resolution and the
+    construction of plain scalars (immutable results only) are cached; mappings are built in one
+    loop. Anything unusual (merge keys, unhashable keys) takes PyYAML's own path.
+    """
+
+    _tags: ClassVar[dict[tuple[str, Any], str]] = {}  # shared on purpose: a cache across files
+    _scalars: ClassVar[dict[tuple[str, str], Any]] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode:
+            key = (value, implicit)
+            tag = self._tags.get(key)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(self._tags) < _CACHE_LIMIT:
+                    self._tags[key] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        if node.__class__ is ScalarNode:
+            key = (node.tag, node.value)
+            value = self._scalars.get(key, _MISSING)
+            if value is _MISSING:
+                value = super().construct_object(node, deep)
+                if type(value) in _IMMUTABLE and len(self._scalars) < _CACHE_LIMIT:
+                    self._scalars[key] = value
+            return value
+        return super().construct_object(node, deep)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        if isinstance(node, MappingNode):
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                if isinstance(key_node, ScalarNode):
-                    if key_node.value in seen:
-                        raise ConstructorError(
-                            None,
-                            None,
-                            f"duplicate key {key_node.value!r}: a key may appear once",
-                            key_node.start_mark,
-                        )
-                    seen.add(key_node.value)
-        return super().construct_mapping(node, deep)
+        if not isinstance(node, MappingNode):
+            return super().construct_mapping(node, deep)
+        data: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                return _checked_mapping(self, node, deep)
+            key = self.construct_object(key_node, deep)
+            try:
+                if key in data:
+                    raise _duplicate(key_node, key)
+            except TypeError:  # unhashable key: PyYAML's own error
+                return super().construct_mapping(node, deep)
+            data[key] = self.construct_object(value_node, deep)
+        return data
 
 
-class NoAliasLoader(StrictLoader):
-    """StrictLoader that also rejects anchors and aliases (alias bombs). Slower: only for text with '*'."""
+class NoAliasLoader(_Base):  # type: ignore[misc,valid-type]
+    """Rejects anchors and aliases (alias bombs) and duplicate keys. PyYAML's plain constructor,
+    so that every node's identity is tracked: only used for text containing '*'."""
 
     def construct_object(self, node: Any, deep: bool = False) -> Any:
         if node in self.constructed_objects or node in self.recursive_objects:
@@ -52,6 +105,9 @@ class NoAliasLoader(StrictLoader):
                 None, None, "anchors and aliases (& and *) are not allowed in directory files", node.start_mark
             )
         return super().construct_object(node, deep)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        return _checked_mapping(self, node, deep)
 
 
 def _too_deep(text: str) -> bool:

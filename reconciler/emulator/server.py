@@ -115,8 +115,8 @@ class Emulator:
 
     def batch(self, query: dict[str, list[str]], body: Any, auth: str | None, arg: None) -> tuple[int, dict[str, Any]]:
         uid_type, did_type = self._types(query)
-        items = self.store.batch_users(query.get("user_ids", []), uid_type, did_type)
-        return 200, {"code": 0, "msg": "success", "data": {"items": items}}
+        items = self.store.batch_users_json(query.get("user_ids", []), uid_type, did_type)
+        return 200, '{"code": 0, "msg": "success", "data": {"items": [' + items + "]}}"
 
     def find_by_department(
         self, query: dict[str, list[str]], body: Any, auth: str | None, arg: None
@@ -248,9 +248,13 @@ class Emulator:
             status, payload = exc.status, {"code": exc.code, "msg": exc.msg, "data": {}}
             if exc.code == 99991400:
                 extra = self.quotas.headers(name)
-        entry.update(status=status, code=payload.get("code"))
+        if isinstance(payload, str):  # pre-encoded success answer
+            entry.update(status=status, code=0)
+            data = payload.encode("utf-8")
+        else:
+            entry.update(status=status, code=payload.get("code"))
+            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         self._record(entry)
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         logid = secrets.token_hex(16)
         return status, {"Content-Type": "application/json; charset=utf-8", "X-Tt-Logid": logid, **extra}, data
 

@@ -7,6 +7,7 @@ departments) and converted on the way in and out according to user_id_type/depar
 from __future__ import annotations
 
 import copy
+import json
 import re
 import secrets
 import threading
@@ -95,6 +96,7 @@ class Store:
         self.employee_types = set(seed.get("employee_types", [1, 2, 3, 4, 5]))
         self.custom_attr_ids: set[str] | None = set(seed["custom_attr_ids"]) if "custom_attr_ids" in seed else None
         self._index()
+        self._json: dict[str, dict[tuple[str, str, str], str]] = {}
 
     # -- ids ---------------------------------------------------------------------------------
 
@@ -203,6 +205,26 @@ class Store:
         if endpoint != "get":  # docs: top-level is_frozen is listed for batch/find_by_department only
             out["is_frozen"] = out["status"]["is_frozen"]
         return out
+
+    def render_user_json(self, key: str, uid_type: str, did_type: str, *, endpoint: str) -> str:
+        """render_user as JSON text, cached until the user is written (reads dominate every workload)."""
+        cached = self._json.setdefault(key, {})
+        view = (uid_type, did_type, endpoint)
+        text = cached.get(view)
+        if text is None:
+            text = cached[view] = json.dumps(
+                self.render_user(key, uid_type, did_type, endpoint=endpoint), ensure_ascii=False
+            )
+        return text
+
+    def batch_users_json(self, uids: list[str], uid_type: str, did_type: str) -> str:
+        if not uids:
+            raise fail(40001, "param error: user_ids is required")
+        if len(uids) > 50:
+            raise fail(40001, "param error: user_ids at most 50")
+        with self.lock:
+            keys = [self.user_key(u, uid_type) for u in uids]
+            return ",".join(self.render_user_json(k, uid_type, did_type, endpoint="batch") for k in keys if k)
 
     def _out_ref(self, key: str, uid_type: str) -> str:
         return self.user_out_id(key, uid_type) if key in self.users else key
@@ -449,6 +471,7 @@ class Store:
 
     def _write(self, key: str, changes: dict[str, Any]) -> None:
         user = self.users[key]
+        self._json.pop(key, None)
         for field, value in changes.items():
             if field == "is_frozen":
                 user["status"]["is_frozen"] = bool(value)

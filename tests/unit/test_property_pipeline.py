@@ -20,7 +20,7 @@ from reconciler.cli import cli
 from reconciler.desired import load_directory
 from reconciler.engine import build_plan
 from reconciler.render import RENDERERS
-from reconciler.validate import schema_issues, user_schema, validate
+from reconciler.validate import schema_accepts, schema_issues, user_schema, validate
 
 SCHEMA = user_schema()
 VALIDATOR = Draft202012Validator(SCHEMA)
@@ -118,6 +118,7 @@ def test_schema_valid_documents_never_crash_the_pipeline(
     (directory / "users" / "x.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), "utf-8")
     state = load_directory(directory)
     assert schema_issues(state.users[0]) == []
+    assert schema_accepts()(doc)  # the fast path agrees, so valid files never pay for jsonschema
     result = validate(state)
     live = {doc["user_id"]: _as_live(other, doc["user_id"])}
     plan = build_plan(state, result, live, base_url="http://127.0.0.1:1")
@@ -137,6 +138,12 @@ def test_schema_valid_documents_never_crash_the_pipeline(
 def test_invalid_documents_exit_1_with_a_message_and_no_traceback(tmp_path_factory: Any, raw: bytes):
     directory = _directory(tmp_path_factory.mktemp("invalid"))
     (directory / "users" / "x.yaml").write_bytes(raw)
+    try:
+        parsed = yaml.safe_load(raw)
+    except (yaml.YAMLError, ValueError):
+        parsed = None
+    if parsed is not None and not VALIDATOR.is_valid(parsed):
+        assert schema_accepts()(parsed) is False  # the fast path never accepts what jsonschema rejects
     result = CliRunner().invoke(cli, ["validate", "--dir", str(directory)], catch_exceptions=False)
     assert result.exit_code == 1, result.output
     assert "x.yaml" in result.output
