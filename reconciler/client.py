@@ -11,8 +11,8 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -262,15 +262,19 @@ class DirectoryClient:
         """Fetch a token now, so credential problems surface before any read."""
         self._fresh_token()
 
-    def fetch_users(self, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """Live users by id via batch GET (50 a call, calls in parallel); ids the API omits are absent."""
+    def iter_users(self, user_ids: Iterable[str]) -> Iterator[dict[str, dict[str, Any]]]:
+        """Live users by id, one batch GET (50 ids) at a time as each completes; calls run in parallel.
+
+        Ids the API does not return (no such user, or outside the app's contact scope) are absent.
+        """
         ids = list(dict.fromkeys(user_ids))
         chunks = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
         if not chunks:
-            return {}
+            return
         self.authenticate()
+        key = self.user_id_type
 
-        def one(chunk: list[str]) -> list[dict[str, Any]]:
+        def one(chunk: list[str]) -> dict[str, dict[str, Any]]:
             payload, _ = self._send(
                 "users.batch",
                 "GET",
@@ -278,19 +282,22 @@ class DirectoryClient:
                 params=self._params(user_ids=chunk),
                 what=f"reading {len(chunk)} users",
             )
-            return (payload.get("data") or {}).get("items") or []
+            items = (payload.get("data") or {}).get("items") or []
+            return {u[key]: u for u in items if isinstance(u, dict) and u.get(key)}
 
-        found: dict[str, dict[str, Any]] = {}
-        key = self.user_id_type
         if len(chunks) == 1 or self.concurrency <= 1:
-            results = [one(c) for c in chunks]
-        else:
-            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-                results = list(pool.map(one, chunks))
-        for items in results:
-            for user in items:
-                if isinstance(user, dict) and user.get(key):
-                    found[user[key]] = user
+            for chunk in chunks:
+                yield one(chunk)
+            return
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            for future in as_completed([pool.submit(one, c) for c in chunks]):
+                yield future.result()
+
+    def fetch_users(self, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Live users by id (see iter_users)."""
+        found: dict[str, dict[str, Any]] = {}
+        for batch in self.iter_users(user_ids):
+            found.update(batch)
         return found
 
     def patch_user(self, user_id: str, body: dict[str, Any], *, lane: Lane = Lane.NORMAL) -> dict[str, Any]:

@@ -132,6 +132,7 @@ def _load_users(files: list[Path], shown_dir: str) -> list[Loaded]:
     if len(files) < PARALLEL_FROM or cores < 2 or "fork" not in mp.get_all_start_methods():
         return _load_chunk((files, shown_dir))
     jobs = [(files[i : i + CHUNK], shown_dir) for i in range(0, len(files), CHUNK)]
+    gc.freeze()  # children's collections would otherwise touch (and copy) every inherited page
     with mp.get_context("fork").Pool(min(cores, len(jobs))) as pool:
         return [item for chunk in pool.imap(_load_chunk, jobs) for item in chunk]
 

@@ -98,6 +98,8 @@ def diff_field(name: str, desired: Any, live: dict[str, Any]) -> FieldChange | N
     """A FieldChange when the declared value differs from live, else None (peribolos setIfChanged)."""
     field = BY_NAME[name]
     current = live_value(live, name)
+    if desired == current and field.kind is not Kind.RECORDS:
+        return None  # raw equality implies equality after normalisation: skip it
     if field.kind is Kind.RECORDS:
         want, have = _records(field, desired, current)
         if want == have:

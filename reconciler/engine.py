@@ -10,36 +10,43 @@ from .desired import DesiredState
 from .diff import comparable, diff_user, fingerprint, live_value, patch_body
 from .fields import BY_NAME, lane_of
 from .plan import Plan, PlanError, UserChange
-from .validate import ValidationResult
+from .validate import ResolvedUser, ValidationResult
 
 
-def build_plan(
-    state: DesiredState,
-    result: ValidationResult,
-    live: dict[str, dict[str, Any]],
-    *,
-    base_url: str,
-    sync_write_only: bool = False,
-    since: tuple[str, dict[str, dict[str, Any]]] | None = None,
-) -> Plan:
-    """The Plan for validated users against live users (by id). Pure.
+class PlanBuilder:
+    """Builds a Plan one user at a time, so diffing can run while other reads are in flight. Pure.
 
     Write-only fields (avatar_key, subscription_ids) cannot be compared with live state: they are
     sent with `sync_write_only`, or when `since` = (git ref, {handle: that file's data at the ref})
     shows their declared value changed since the ref (git is their state).
     """
-    settings = state.settings
-    plan = Plan(
-        base_url=base_url,
-        user_id_type=settings.user_id_type,
-        department_id_type=settings.department_id_type,
-        desired_digest=state.digest,
-    )
-    plan.names.update(state.department_names())
-    plan.names.update({u.user_id: "@" + u.handle for u in result.users})
-    plan.warnings = [str(i) for i in result.warnings]
-    for user in result.users:
-        current = live.get(user.user_id)
+
+    def __init__(
+        self,
+        state: DesiredState,
+        result: ValidationResult,
+        *,
+        base_url: str,
+        sync_write_only: bool = False,
+        since: tuple[str, dict[str, dict[str, Any]]] | None = None,
+    ):
+        settings = state.settings
+        self.result = result
+        self.sync_write_only = sync_write_only
+        self.since = since
+        self.plan = Plan(
+            base_url=base_url,
+            user_id_type=settings.user_id_type,
+            department_id_type=settings.department_id_type,
+            desired_digest=state.digest,
+        )
+        self.plan.names.update(state.department_names())
+        self.plan.names.update({u.user_id: "@" + u.handle for u in result.users})
+        self.plan.warnings = [str(i) for i in result.warnings]
+
+    def add(self, user: ResolvedUser, current: dict[str, Any] | None) -> None:
+        """Plan one declared user against its live record (None: the API did not return it)."""
+        plan = self.plan
         if current is None:
             plan.errors.append(
                 PlanError(
@@ -50,7 +57,7 @@ def build_plan(
                     41050,
                 )
             )
-            continue
+            return
         fields = user.fields
         if "orders" in fields and "department_ids" not in fields:
             live_depts = set(live_value(current, "department_ids") or [])
@@ -65,21 +72,21 @@ def build_plan(
                         41025,
                     )
                 )
-                continue
+                return
         changes = diff_user(fields, current)
         write_only = [n for n in fields if not BY_NAME[n].readable]
         body = patch_body(fields, changes, current)
         for name in write_only:
-            if sync_write_only:
+            if self.sync_write_only:
                 body[name] = fields[name]
-            elif since is not None:
-                before = since[1].get(user.handle)
+            elif self.since is not None:
+                before = self.since[1].get(user.handle)
                 if before is None or before.get(name) != user.source.data.get(name):
                     body[name] = fields[name]
-                    plan.write_only_notes.append(f"@{user.handle}: {name} changed since {since[0]}; sent.")
+                    plan.write_only_notes.append(f"@{user.handle}: {name} changed since {self.since[0]}; sent.")
         if not body:
             plan.unchanged.append(user.handle)
-            continue
+            return
         compared = [n for n in fields if BY_NAME[n].readable]
         plan.changes.append(
             UserChange(
@@ -95,16 +102,40 @@ def build_plan(
                 write_only=write_only,
             )
         )
-    sent = {(c.handle, n) for c in plan.changes for n in c.write_only if n in c.body}
+
+    def finish(self) -> Plan:
+        """The plan in file order, whatever order the users were added in."""
+        plan = self.plan
+        order = {u.handle: i for i, u in enumerate(self.result.users)}
+        plan.changes.sort(key=lambda c: order[c.handle])
+        plan.unchanged.sort(key=order.__getitem__)
+        plan.errors.sort(key=lambda e: order.get(e.handle, -1))
+        sent = {(c.handle, n) for c in plan.changes for n in c.write_only if n in c.body}
+        for user in self.result.users:
+            skipped = [n for n in user.fields if not BY_NAME[n].readable and (user.handle, n) not in sent]
+            if skipped:
+                why = f"unchanged since {self.since[0]}" if self.since else "use --since REF or --sync-write-only"
+                plan.write_only_notes.append(
+                    f"@{user.handle}: {', '.join(skipped)} cannot be compared with live state (the API does not "
+                    f"return it); not sent ({why})."
+                )
+        return plan
+
+
+def build_plan(
+    state: DesiredState,
+    result: ValidationResult,
+    live: dict[str, dict[str, Any]],
+    *,
+    base_url: str,
+    sync_write_only: bool = False,
+    since: tuple[str, dict[str, dict[str, Any]]] | None = None,
+) -> Plan:
+    """The Plan for validated users against live users (by id). Pure."""
+    builder = PlanBuilder(state, result, base_url=base_url, sync_write_only=sync_write_only, since=since)
     for user in result.users:
-        skipped = [n for n in user.fields if not BY_NAME[n].readable and (user.handle, n) not in sent]
-        if skipped:
-            why = f"unchanged since {since[0]}" if since else "use --since REF or --sync-write-only to send it"
-            plan.write_only_notes.append(
-                f"@{user.handle}: {', '.join(skipped)} cannot be compared with live state (the API does not "
-                f"return it); not sent ({why})."
-            )
-    return plan
+        builder.add(user, live.get(user.user_id))
+    return builder.finish()
 
 
 UNIQUE = (("mobile", 41001, "mobile"), ("email", 41002, "e-mail"), ("employee_no", 44051, "employee_no"))
@@ -197,8 +228,18 @@ def plan_directory(
     `scan_unmanaged` also lists the managed departments' members (one find_by_department page per
     50 members) to find users no file declares: opt-in, because it costs as many calls again.
     """
-    live = client.fetch_users(u.user_id for u in result.users)
-    plan = build_plan(state, result, live, base_url=client.base_url, sync_write_only=sync_write_only, since=since)
+    builder = PlanBuilder(state, result, base_url=client.base_url, sync_write_only=sync_write_only, since=since)
+    by_id = {u.user_id: u for u in result.users}
+    live: dict[str, dict[str, Any]] = {}
+    for batch in client.iter_users(by_id):  # diff each batch while the next ones are read
+        for user_id, current in batch.items():
+            if user_id in by_id and user_id not in live:
+                live[user_id] = current
+                builder.add(by_id[user_id], current)
+    for user_id, user in by_id.items():
+        if user_id not in live:
+            builder.add(user, None)
+    plan = builder.finish()
     if scan_unmanaged:
         members = {d: client.find_by_department(d) for d in managed_departments(state, result, live)}
         plan.unmanaged = unmanaged_users(result, live, members, state.settings.user_id_type)

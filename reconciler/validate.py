@@ -36,6 +36,9 @@ CODE_OF_CONSTRAINT = {
 }
 
 
+USER_REF_FIELDS = tuple(f.name for f in BY_NAME.values() if f.ref is Ref.USER)
+
+
 @dataclass
 class ResolvedUser:
     handle: str
@@ -341,7 +344,7 @@ def validate(state: DesiredState) -> ValidationResult:
                     order["department_id"] = _resolve_departments(
                         user, "orders", [order["department_id"]], state, own, ["orders", i, "department_id"]
                     )[0]
-        for name in (f.name for f in BY_NAME.values() if f.ref is Ref.USER):
+        for name in USER_REF_FIELDS:
             if name not in fields:
                 continue
             if isinstance(fields[name], list):
