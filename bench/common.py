@@ -104,7 +104,7 @@ def run_cli(url: str, *args: str) -> Run:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode not in (0, 2):
-        print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
+        print(done.stderr[-1500:], file=sys.stderr)
     return Run(wall, cpu, after.ru_maxrss / 1024, done.returncode, done.stdout)
 
 

@@ -50,6 +50,8 @@ def bench_plan(n: int, quotas: bool, drift: float, work: Path, repeat: int) -> d
     bare_parse = statistics.median(b[1] for b in bares)
     counts = endpoint_counts(log)
     floor = quota_floor({k: v for k, v in counts.items() if "auth" not in k})
+    times = [r["time"] for r in log if "auth" not in r["path"]]
+    read_phase = max(times) - min(times) if times else 0.0
     changed = sum(1 for line in run.stdout.splitlines() if line.startswith("  ~ @"))
     return {
         "users": n,
@@ -63,6 +65,8 @@ def bench_plan(n: int, quotas: bool, drift: float, work: Path, repeat: int) -> d
         "peak RSS MB": run.peak_mb,
         "quota floor s": floor,
         "wall / quota floor": run.wall / floor if floor else float("nan"),
+        "read phase s (first→last read)": read_phase,
+        "read phase / quota floor": read_phase / floor if floor else float("nan"),
         "CPU s (plan process)": run.cpu,
         "CPU ms per user": 1000 * run.cpu / n,
         "bare yaml.load process wall s": bare_wall,

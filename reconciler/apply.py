@@ -132,8 +132,14 @@ def apply_plan(
             on_result(result)
         return result
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        report.results = list(pool.map(run, plan.changes))
+    # the 1-QPS lane gets its own worker: moves waiting for their slot must not stall the rest
+    slow = [c for c in plan.changes if c.lane == Lane.SLOW.value]
+    normal = [c for c in plan.changes if c.lane != Lane.SLOW.value]
+    with ThreadPoolExecutor(max_workers=1) as slow_pool, ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        slow_results = slow_pool.map(run, slow)
+        normal_results = pool.map(run, normal)
+        by_id = {r.user_id: r for r in [*slow_results, *normal_results]}
+    report.results = [by_id[c.user_id] for c in plan.changes]
     applied = {r.user_id for r in report.results if r.status == APPLIED}
     if applied:
         readback = client.fetch_users(applied)

@@ -25,6 +25,7 @@ class Quotas:
     per_second: float = 50
     per_minute: float = 1000
     slow_lane_per_second: float = 1
+    time_scale: float = 1  # >1 only against an emulator run with the same --time-scale (benchmarks)
 
 
 @dataclass(frozen=True)
