@@ -50,7 +50,8 @@ def bench_apply(n: int, moves: int, scale: float, work: Path) -> dict[str, float
         "calls by endpoint": str(endpoint_counts(log)),
         "rate-limit rejections": rejections,
         "  of them department moves": sum(
-            1 for r in attempts if r["code"] == 99991400 and "department_ids" in (r["body"] or {})),
+            1 for r in attempts if r["code"] == 99991400 and "department_ids" in (r["body"] or {})
+        ),
         "PATCHes accepted / sent": f"{len(patches)} / {len(attempts)}",
         "quota floor of the PATCHes s": floor,
         "PATCH phase s (first→last PATCH)": patch_phase,

@@ -11,6 +11,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from ..config import Settings
 from ..errors import ReconcilerError
 from ..yamlio import load_yaml_text
 from .faults import Faults, Quotas
@@ -118,3 +121,32 @@ def generate_org(
             }
         )
     return {"apps": [{"app_id": app_id, "app_secret": app_secret}], "departments": depts, "users": users}
+
+
+def generate_directory(n: int, root: Path, *, drift: float = 0.01, moves: int = 0, settings: str = "") -> Path:
+    """A directory for generate_org(n): imported from the emulator's own rendering, then `drift` of
+    the users get a new job_title and `moves` of them a new department (1-QPS lane)."""
+    from ..importer import import_directory
+
+    seed = generate_org(n)
+    store = Store(seed)
+    users = [store.render_user(k, "open_id", "open_department_id", endpoint="batch") for k in store.users]
+    departments = [store.render_department(k, "open_department_id") for k in store.departments]
+    dept_text, files = import_directory(users, departments, Settings())
+    directory = root / f"org-{n}"
+    (directory / "users").mkdir(parents=True, exist_ok=True)
+    (directory / "departments.yaml").write_text(dept_text, "utf-8")
+    (directory / "reconciler.yaml").write_text("max_changes: 1000000\nmax_department_moves: 1000000\n" + settings)
+    handles = sorted(files)
+    changed = set(handles[:: max(1, round(1 / drift))]) if drift else set()
+    aliases = [a for a in yaml.safe_load(dept_text)]
+    for i, handle in enumerate(handles):
+        text = files[handle]
+        if handle in changed:
+            text = text.replace("job_title: Engineer", "job_title: Senior Engineer")
+        if i < moves:
+            doc = yaml.safe_load(text)
+            new = "@" + aliases[(aliases.index(doc["department_ids"][0][1:]) + 1) % len(aliases)]
+            text = text.replace(doc["department_ids"][0], new)
+        (directory / "users" / f"{handle}.yaml").write_text(text, "utf-8")
+    return directory
