@@ -18,12 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import build_directory, endpoint_counts, quota_floor, report, run_cli, start_emulator
+from bench.common import endpoint_counts, quota_floor, report, run_cli, start_emulator
+from reconciler.emulator import generate_directory
 
 
 def bench_apply(n: int, moves: int, scale: float, work: Path) -> dict[str, float | int]:
     quotas = f"quotas: {{time_scale: {scale}}}\n"  # the documented limits, on the emulator's clock
-    directory = build_directory(n, work, drift=1.0, moves=moves, settings=quotas)
+    directory = generate_directory(n, work, drift=1.0, moves=moves, settings=quotas)
     emulator = start_emulator(n, "--quotas", "--time-scale", str(scale))
     try:
         emulator.clear()

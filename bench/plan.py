@@ -21,19 +21,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
     bare_yaml_load,
-    build_directory,
     endpoint_counts,
     quota_floor,
     report,
     run_cli,
     start_emulator,
 )
+from reconciler.emulator import generate_directory
 
 
 def bench_plan(n: int, quotas: bool, drift: float, work: Path, repeat: int) -> dict[str, float | int]:
     # quotas off: tell the client too (reconciler.yaml), or it paces itself at the documented limits
     unlimited = "" if quotas else "quotas: {per_second: 1000000, per_minute: 100000000, slow_lane_per_second: 1000}\n"
-    directory = build_directory(n, work, drift=drift, settings=unlimited)
+    directory = generate_directory(n, work, drift=drift, settings=unlimited)
     emulator = start_emulator(n, *(["--quotas"] if quotas else []))
     runs, bares = [], []
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -357,6 +358,55 @@ def apply_cmd(
         report = _run_apply(plan, state.settings, client, fmt, allow_large=allow_large, allow_freeze=allow_freeze)
     if not report.ok:
         sys.exit(1)
+
+
+REVIEWED_HASH = re.compile(r"Plan hash: `(sha256:[0-9a-f]+)`")
+REVIEWED_DESIRED = re.compile(r"desired state: `([0-9a-f]+)`")
+
+
+@cli.command("verify-plan")
+@click.argument("plan_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--reviewed",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    required=True,
+    help="The reviewed plan: the PR's plan comment (Markdown) or its saved plan (JSON).",
+)
+@user_errors
+def verify_plan_cmd(plan_file: Path, reviewed: Path) -> None:
+    """Check a merge-time plan against the plan reviewed in the pull request.
+
+    \b
+    Exit 0: the same plan; or the same desired state whose plan differs only because live
+            changed since the review (the drift is reported).
+    Exit 1: no reviewed plan, or the desired state differs from the reviewed one.
+    """
+    plan = load_plan(plan_file)
+    text = reviewed.read_text("utf-8", errors="replace")
+    if text.lstrip().startswith("{"):
+        other = load_plan(reviewed)
+        reviewed_hash, reviewed_desired = other.hash, other.desired_digest[:32]
+    else:
+        hashes, desired = REVIEWED_HASH.findall(text), REVIEWED_DESIRED.findall(text)
+        if not hashes or not desired:
+            raise ReconcilerError(
+                f"{reviewed}: no reviewed plan found (no 'Plan hash' line); "
+                "changes to directory/ must be reviewed in a pull request"
+            )
+        reviewed_hash, reviewed_desired = hashes[-1], desired[-1]
+    if plan.hash == reviewed_hash:
+        click.echo(f"The plan matches the reviewed plan ({plan.hash}).")
+        return
+    if plan.desired_digest[:32] != reviewed_desired:
+        raise ReconcilerError(
+            f"the desired state differs from the one reviewed (reviewed {reviewed_desired}, now "
+            f"{plan.desired_digest[:32]}): something else changed directory/ since the review. "
+            "Open a pull request so the new plan is reviewed."
+        )
+    click.echo(
+        f"The desired state is the one reviewed; live changed since the review, so the plan differs "
+        f"(reviewed {reviewed_hash}, now {plan.hash}). It now reads: {plan.summary_line()}"
+    )
 
 
 @cli.command("import")

@@ -136,7 +136,7 @@ def render_markdown(
         "|---:|---:|---:|---:|---:|---:|",
         f"| {s['to_change']} | {s['fields']} | {s['unchanged']} | {slow} | {s['unmanaged']} | {s['errors']} |",
         "",
-        f"Plan hash: `{data['plan_hash']}`",
+        f"Plan hash: `{data['plan_hash']}` · desired state: `{data['desired_digest'][:32]}`",
         "",
     ]
     for err in data["errors"]:
