@@ -96,7 +96,8 @@ def _apply_one(
         result.status, result.message, result.code = FAILED, "the API no longer returns this user", 41050
         return result
     if live.get("is_tenant_manager") and change.body.get("is_frozen") is True:
-        result.status, result.message = SKIPPED, "refused: freezing a tenant manager is never applied"
+        result.status = FAILED  # refused by us, not skipped: the desired state is not reached
+        result.message = "refused: freezing a tenant manager is never applied; unfreeze in git or demote them first"
         return result
     if fingerprint(live, change.compared) != change.fingerprint:
         result.status = STALE

@@ -97,18 +97,22 @@ def org(tmp_path: Path) -> Path:
     return target
 
 
+def invoke(live: Live, *args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+    """The real CLI against `live`; fails the test if the app secret or any issued token is printed."""
+    full_env = {**APP, "FEISHU_BASE_URL": live.url, **(env or {})}
+    result = CliRunner().invoke(cli, list(args), env=full_env, input=input, catch_exceptions=False)
+    leaks = [s for s in (*SECRETS, *live.state()["tokens"]) if s in result.output]
+    assert not leaks, "a secret or token leaked into the output"
+    return result
+
+
 @dataclass
 class Cli:
     live: Live
     directory: Path
 
     def __call__(self, *args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
-        runner = CliRunner()
-        full_env = {**APP, "FEISHU_BASE_URL": self.live.url, **(env or {})}
-        result = runner.invoke(cli, list(args), env=full_env, input=input, catch_exceptions=False)
-        leaks = [s for s in (*SECRETS, *self.live.state()["tokens"]) if s in result.output]
-        assert not leaks, "a secret or token leaked into the output"
-        return result
+        return invoke(self.live, *args, env=env, input=input)
 
 
 @pytest.fixture

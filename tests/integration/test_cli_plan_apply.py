@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.emulator import generate_org
-from tests.conftest import Cli, Live, start, write_user
+from tests.conftest import Cli, Live, invoke, start, write_user
 
 TOKEN = "/open-apis/auth/v3/tenant_access_token/internal"
 BATCH = "/open-apis/contact/v3/users/batch"
@@ -168,10 +168,6 @@ def test_apply_without_a_terminal_or_auto_approve_refuses_and_writes_nothing(run
 
 
 def test_plan_of_120_users_reads_in_three_batches(tmp_path: Path):
-    from click.testing import CliRunner
-
-    from reconciler.cli import cli
-
     seed = generate_org(120)
     directory = tmp_path / "org"
     (directory / "users").mkdir(parents=True)
@@ -180,8 +176,7 @@ def test_plan_of_120_users_reads_in_three_batches(tmp_path: Path):
             f"user_id: {user['open_id']}\njob_title: Engineer\n", "utf-8"
         )
     for live in start(seed):
-        env = {"FEISHU_APP_ID": "cli_demo", "FEISHU_APP_SECRET": "demo-secret", "FEISHU_BASE_URL": live.url}
-        result = CliRunner().invoke(cli, ["plan", "--dir", str(directory)], env=env, catch_exceptions=False)
+        result = invoke(live, "plan", "--dir", str(directory))
         assert result.exit_code == 0, result.output
         log = live.requests()
         assert sum(r["path"] == TOKEN for r in log) == 1

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
 from reconciler.client import DirectoryClient, RetryPolicy
 from reconciler.config import Credentials, Quotas
 from reconciler.emulator import generate_directory, generate_org
 from reconciler.errors import ApiError, TransportError
-from tests.conftest import APP, Live, start
+from tests.conftest import APP, Live, invoke, start
 
 N = 1000
 # the documented limits on a clock 1000x faster: pacing never slows these tests down
@@ -35,8 +34,7 @@ def org_1000(tmp_path: Path) -> Iterator[tuple[Live, Path]]:
 
 
 def _cli(live: Live, *args: str):
-    env = {**APP, "FEISHU_BASE_URL": live.url}
-    return CliRunner().invoke(__import__("reconciler.cli").cli.cli, list(args), env=env, catch_exceptions=False)
+    return invoke(live, *args)
 
 
 def _titles(live: Live) -> dict[str, str]:

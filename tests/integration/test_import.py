@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from reconciler.cli import cli
 from reconciler.desired import load_directory
 from reconciler.emulator import demo_seed, generate_org
 from reconciler.validate import validate
-from tests.conftest import start
+from tests.conftest import invoke, start
 
 
 def _run(live, *args):
-    env = {"FEISHU_APP_ID": "cli_demo", "FEISHU_APP_SECRET": "demo-secret", "FEISHU_BASE_URL": live.url}
-    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    return invoke(live, *args)
 
 
 def test_import_then_plan_shows_no_changes_on_a_500_user_org(tmp_path: Path):

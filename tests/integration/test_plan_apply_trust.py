@@ -189,3 +189,12 @@ def test_write_only_field_is_sent_only_when_changed_since_the_git_ref(run: Cli, 
     since = json.loads(run("plan", "--dir", str(run.directory), "--format", "json", "--since", "HEAD").stdout)
     bodies = {c["handle"]: c["body"] for c in since["changes"]}
     assert bodies["emma"]["avatar_key"] == "k-emma-2" and "avatar_key" not in bodies["bob"]
+
+
+def test_freezing_a_tenant_manager_is_refused_before_any_request(run: Cli, live: Live, seed_user_ids: dict[str, str]):
+    _append(run.directory / "users" / "chenjing.yaml", "is_frozen: true\n")
+    result = run("apply", "--dir", str(run.directory), "--auto-approve")
+    assert result.exit_code == 1
+    assert "✗ @chenjing failed: refused: freezing a tenant manager is never applied" in result.output
+    assert "Apply: 5 applied, 1 failed" in result.output
+    assert not any(r["path"].endswith(seed_user_ids["chenjing"]) for r in live.writes())

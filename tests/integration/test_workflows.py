@@ -23,7 +23,7 @@ BIN = Path(sys.executable).parent
 
 # `gh` as the workflows call it; answers come from files, calls are logged. It returns what the
 # workflow's --jq expression would select, so each call here must match one in the workflows.
-FAKE_GH = r'''#!/usr/bin/env python3
+FAKE_GH = r"""#!/usr/bin/env python3
 import json, os, shutil, sys
 args = sys.argv[1:]
 state = os.environ["FAKE_GH_STATE"]
@@ -44,21 +44,23 @@ elif args[:2] == ["issue", "close"]:
     open(os.path.join(state, "closed"), "w").write(args[2])
 else:
     sys.exit("fake gh: unexpected call " + " ".join(args))
-'''
+"""
 
 
 def test_workflows_pass_the_github_workflow_schema():
     checker = shutil.which("check-jsonschema", path=str(BIN)) or "check-jsonschema"
     files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
-    result = subprocess.run([checker, "--builtin-schema", "vendor.github-workflows", *files],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [checker, "--builtin-schema", "vendor.github-workflows", *files], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_workflows_have_no_zizmor_findings():
     zizmor = shutil.which("zizmor", path=str(BIN)) or "zizmor"
-    result = subprocess.run([zizmor, "--offline", "--persona", "pedantic", str(WORKFLOWS)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [zizmor, "--offline", "--persona", "pedantic", str(WORKFLOWS)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No findings to report" in result.stdout + result.stderr
 
@@ -77,8 +79,10 @@ def test_ci_runs_the_readme_test_command():
     runs = [s["run"] for s in ci["jobs"]["test"]["steps"] if "run" in s]
     command = "python -m pip install '.[test]' && python -m pytest"
     assert command in runs
-    assert command in (ROOT / "README.md").read_text() or "python -m pip install '.[test]' && python -m pytest" in (
-        ROOT / "README.md").read_text()
+    assert (
+        command in (ROOT / "README.md").read_text()
+        or "python -m pip install '.[test]' && python -m pytest" in (ROOT / "README.md").read_text()
+    )
     assert command in (ROOT / ".ci" / "run").read_text()
 
 
@@ -121,12 +125,19 @@ def run_workflow(name: str, live: Live, workdir: Path, state: Path | None = None
     (job,) = workflow["jobs"].values()
     base_env = {
         "PATH": f"{fake_bin}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",
-        "HOME": str(workdir.parent), "FEISHU_BASE_URL": live.url, "FAKE_GH_STATE": str(state),
-        "GITHUB_REPOSITORY": "acme/directory", "GITHUB_SHA": "0" * 40, "GITHUB_STEP_SUMMARY": str(summary),
+        "HOME": str(workdir.parent),
+        "FEISHU_BASE_URL": live.url,
+        "FAKE_GH_STATE": str(state),
+        "GITHUB_REPOSITORY": "acme/directory",
+        "GITHUB_SHA": "0" * 40,
+        "GITHUB_STEP_SUMMARY": str(summary),
         "GITHUB_OUTPUT": str(workdir.parent / "output"),
     }
-    secrets = {"secrets.FEISHU_APP_ID": APP["FEISHU_APP_ID"], "secrets.FEISHU_APP_SECRET": APP["FEISHU_APP_SECRET"],
-               "github.token": "fake-token"}
+    secrets = {
+        "secrets.FEISHU_APP_ID": APP["FEISHU_APP_ID"],
+        "secrets.FEISHU_APP_SECRET": APP["FEISHU_APP_SECRET"],
+        "github.token": "fake-token",
+    }
     steps: list[tuple[str, int]] = []
     output = ""
     for step in job["steps"]:
@@ -139,8 +150,9 @@ def run_workflow(name: str, live: Live, workdir: Path, state: Path | None = None
         for key, value in (step.get("env") or {}).items():
             expr = value.removeprefix("${{").removesuffix("}}").strip()
             env[key] = secrets[expr]
-        done = subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], cwd=workdir, env=env,
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["bash", "-eo", "pipefail", "-c", step["run"]], cwd=workdir, env=env, capture_output=True, text=True
+        )
         steps.append((step.get("name", step["run"][:30]), done.returncode))
         output += done.stdout + done.stderr
         if done.returncode != 0:
@@ -196,7 +208,8 @@ def test_apply_workflow_refuses_a_desired_state_other_than_the_reviewed_one(live
 
 
 def test_apply_workflow_reports_live_drift_since_review_and_applies(
-        live: Live, workspace: Path, seed_user_ids: dict[str, str]):
+    live: Live, workspace: Path, seed_user_ids: dict[str, str]
+):
     state = _reviewed(live, workspace)
     live.patch(seed_user_ids["sunli"], {"job_title": "Changed in the console"})
     run = run_workflow("apply.yml", live, workspace, state)
