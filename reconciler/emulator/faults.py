@@ -112,12 +112,22 @@ class Faults:
         self.delay_ms = 0
         self.reject: dict[str, int] = {}
         self.expire_after: int | None = None
+        self.expire_at: float | None = None
         self.seen = 0
         self.injected: dict[str, int] = {}
         self.store: Store | None = None
 
     def configure(self, cfg: dict[str, Any], store: Store) -> None:
-        allowed = {"seed", "rate", "kinds", "endpoints", "delay_ms", "reject", "expire_token_after"}
+        allowed = {
+            "seed",
+            "rate",
+            "kinds",
+            "endpoints",
+            "delay_ms",
+            "reject",
+            "expire_token_after",
+            "expire_token_at_seconds",
+        }
         unknown = set(cfg) - allowed
         if unknown:
             raise ValueError(f"unknown fault settings: {sorted(unknown)}; known: {sorted(allowed)}")
@@ -135,7 +145,9 @@ class Faults:
             self.endpoints = tuple(cfg.get("endpoints", ()))
             self.delay_ms = int(cfg.get("delay_ms", 0))
             self.reject = {str(k): int(v) for k, v in (cfg.get("reject") or {}).items()}
-            self.expire_after = cfg.get("expire_token_after")
+            self.expire_after = cfg.get("expire_token_after")  # the Nth request sees its token expired
+            at = cfg.get("expire_token_at_seconds")  # or: the first request that many seconds from now
+            self.expire_at = time.monotonic() + float(at) if at is not None else None
             self.seen = 0
             self.injected = {}
             self.store = store
@@ -148,6 +160,7 @@ class Faults:
             "delay_ms": self.delay_ms,
             "reject": self.reject,
             "expire_token_after": self.expire_after,
+            "expire_token_pending": self.expire_at is not None,
             "injected": dict(self.injected),
         }
 
@@ -172,6 +185,8 @@ class Faults:
         with self.lock:
             self.seen += 1
             expire = self.expire_after is not None and self.seen == self.expire_after
+            if self.expire_at is not None and time.monotonic() >= self.expire_at:
+                expire, self.expire_at = True, None
         if expire and self.store is not None:
             self.store.expire_tokens()
             self.injected["token_expiry"] = self.injected.get("token_expiry", 0) + 1

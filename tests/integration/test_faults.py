@@ -200,3 +200,11 @@ def test_an_unreachable_api_is_a_clear_error():
     ) as client:
         with pytest.raises(TransportError, match=re.escape("ConnectError talking to http://127.0.0.1:9")):
             client.authenticate()
+
+
+def test_a_token_expiring_at_a_given_time_is_refreshed(live: Live, seed_user_ids: dict[str, str], make_client):
+    client = make_client()
+    client.authenticate()
+    live.faults(expire_token_at_seconds=0)
+    assert client.fetch_users([seed_user_ids["bob"]])
+    assert client.stats.token_refreshes == 1
