@@ -37,6 +37,14 @@ SUPPORTED = {
     "$defs",
 }
 # bool is not int here, and floats go to jsonschema: stricter than the schema, never looser
+# keyword: (the Python type it constrains, the comparison that fails it)
+BOUNDS = {
+    "minLength": ("str", "len(v) < {}"),
+    "maxLength": ("str", "len(v) > {}"),
+    "minimum": ("int", "v < {}"),
+    "maximum": ("int", "v > {}"),
+    "maxItems": ("list", "len(v) > {}"),
+}
 PY_TYPE = {"string": "str", "integer": "int", "boolean": "bool", "array": "list", "object": "dict"}
 
 
@@ -65,19 +73,12 @@ class _Generator:
         if "enum" in schema:
             allowed = self.const(tuple((type(a), a) for a in schema["enum"]))
             body.append(f"if (type(v), v) not in {allowed}: return False")
-        if "minLength" in schema:
-            body.append(f"if type(v) is str and len(v) < {int(schema['minLength'])}: return False")
-        if "maxLength" in schema:
-            body.append(f"if type(v) is str and len(v) > {int(schema['maxLength'])}: return False")
+        for keyword, (py_type, failing) in BOUNDS.items():
+            if keyword in schema:
+                body.append(f"if type(v) is {py_type} and {failing.format(int(schema[keyword]))}: return False")
         if "pattern" in schema:
             search = self.const(re.compile(schema["pattern"]).search)
             body.append(f"if type(v) is str and {search}(v) is None: return False")
-        if "minimum" in schema:
-            body.append(f"if type(v) is int and v < {int(schema['minimum'])}: return False")
-        if "maximum" in schema:
-            body.append(f"if type(v) is int and v > {int(schema['maximum'])}: return False")
-        if "maxItems" in schema:
-            body.append(f"if type(v) is list and len(v) > {int(schema['maxItems'])}: return False")
         if schema.get("uniqueItems"):
             body.append(
                 "if type(v) is list and len({json.dumps(i, sort_keys=True) for i in v}) != len(v): return False"

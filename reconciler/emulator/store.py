@@ -224,6 +224,7 @@ class Store:
             raise fail(40001, "param error: user_ids at most 50")
         with self.lock:
             keys = [self.user_key(u, uid_type) for u in uids]
+            # docs: users outside the app's contact scope are silently omitted
             return ",".join(self.render_user_json(k, uid_type, did_type, endpoint="batch") for k in keys if k)
 
     def _out_ref(self, key: str, uid_type: str) -> str:
@@ -235,16 +236,6 @@ class Store:
             if key is None:
                 raise fail(41050, "no user authority error")
             return self.render_user(key, uid_type, did_type, endpoint="get")
-
-    def batch_users(self, uids: list[str], uid_type: str, did_type: str) -> list[dict[str, Any]]:
-        if not uids:
-            raise fail(40001, "param error: user_ids is required")
-        if len(uids) > 50:
-            raise fail(40001, "param error: user_ids at most 50")
-        with self.lock:
-            keys = [self.user_key(u, uid_type) for u in uids]
-            # docs: users outside the app's contact scope are silently omitted
-            return [self.render_user(k, uid_type, did_type, endpoint="batch") for k in keys if k is not None]
 
     def department_members(self, did: str, did_type: str) -> list[str]:
         with self.lock:
