@@ -163,7 +163,9 @@ class DirectoryClient:
             if not force and self._token and time.monotonic() < self._token_expiry:
                 return self._token
             body = {"app_id": self._credentials.app_id, "app_secret": self._credentials.app_secret}
-            payload, _ = self._send("token", "POST", TOKEN_PATH, json=body, auth=False)
+            payload, _ = self._send(
+                "token", "POST", TOKEN_PATH, json=body, auth=False, what="getting a tenant access token"
+            )
             token = payload.get("tenant_access_token")
             if not isinstance(token, str) or not token:
                 raise TransportError("the token endpoint answered without tenant_access_token")
@@ -208,7 +210,10 @@ class DirectoryClient:
             try:
                 resp = self._http.request(method, path, params=params, json=json, headers=headers)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
-                failure: Exception = TransportError(f"{what}: {type(exc).__name__} talking to {self.base_url}")
+                failure: Exception = TransportError(
+                    f"{what}: cannot reach {self.base_url} ({type(exc).__name__}); "
+                    "check base_url / FEISHU_BASE_URL and the network"
+                )
                 delay = self._backoff(attempt)
             else:
                 log_id = resp.headers.get("X-Tt-Logid")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -10,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
-from .yamlio import load_yaml_text
+from .yamlio import load_yaml_text, locate
 
 FEISHU_BASE_URL = "https://open.feishu.cn"
 LARK_BASE_URL = "https://open.larksuite.com"
@@ -47,17 +48,32 @@ class Credentials:
     app_secret: str = field(repr=False)
 
 
-def parse_settings(data: Any, path: str) -> Settings:
+def parse_settings(data: Any, path: str, text: str = "") -> Settings:
     """Settings from the parsed reconciler.yaml; unknown keys and wrong types are errors."""
     if data is None:
         return Settings()
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+    try:
+        return _parse_settings(data, path)
+    except ConfigError as exc:
+        # name the line: "<path>: <key>: ..." becomes "<path>:<line>:<col>: <key>: ..."
+        message = str(exc)
+        key = message.removeprefix(f"{path}: ").split(":", 1)[0].split(".", 1)[0]
+        line, col = locate(text, [key]) if text and key in data else (None, None)
+        if line is not None:
+            message = message.replace(f"{path}: ", f"{path}:{line}:{col}: ", 1)
+        raise ConfigError(message) from None
+
+
+def _parse_settings(data: Mapping[str, Any], path: str) -> Settings:
     known = {f.name: f for f in fields(Settings)}
     values: dict[str, Any] = {}
     for key, value in data.items():
         if key not in known:
-            raise ConfigError(f"{path}: {key}: unknown setting; known settings: {', '.join(known)}")
+            near = difflib.get_close_matches(str(key), list(known), n=1)
+            hint = f"did you mean {near[0]!r}?" if near else f"known settings: {', '.join(known)}"
+            raise ConfigError(f"{path}: {key}: unknown setting; {hint}")
         values[key] = value
     defaults = Settings()
     for key in ("base_url", "user_id_type", "department_id_type"):
@@ -111,10 +127,11 @@ def load_settings(directory: Path) -> Settings:
     path = directory / "reconciler.yaml"
     if not path.exists():
         return Settings()
-    data, issue = load_yaml_text(path.read_bytes(), str(path))
+    raw = path.read_bytes()
+    data, issue = load_yaml_text(raw, str(path))
     if issue is not None:
         raise ConfigError(str(issue))
-    return parse_settings(data, str(path))
+    return parse_settings(data, str(path), raw.decode("utf-8", "replace"))
 
 
 def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials:
