@@ -77,9 +77,43 @@ def _user_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
                 f"      ~ {fc['field']}: {_fmt(fc['field'], fc['before'], names)} → "
                 f"{_fmt(fc['field'], fc['after'], names)}"
             )
+    for name, why in _also_sent(change):
+        out.append(f"      = {name}: {_fmt(name, change['body'][name], names)}  ({why})")
+    return out
+
+
+def _also_sent(change: dict[str, Any]) -> list[tuple[str, str]]:
+    """Body fields that are not changes: department_ids riding along with orders, write-only fields."""
     extra = sorted(set(change["body"]) - {fc["field"] for fc in change["changes"]})
-    for name in extra:
-        out.append(f"      = {name}: {_fmt(name, change['body'][name], names)}  (sent with orders: error 44002)")
+    return [
+        (
+            n,
+            "write-only: cannot be compared, sent as asked"
+            if n in change["write_only"]
+            else "sent with orders: error 44002",
+        )
+        for n in extra
+    ]
+
+
+def _diff_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
+    """One user as a GitHub `diff` block: live in red (-), git in green (+)."""
+    lane = " · 1-QPS lane" if change["lane"] == "1qps" else ""
+    out = [f"@@ @{change['handle']} {change['name']} ({change['user_id']}) · {change['path']}{lane} @@"]
+    for fc in change["changes"]:
+        if BY_NAME[fc["field"]].kind is Kind.RECORDS:
+            for detail in fc["details"]:
+                where, _, values = _annotate(detail, names).partition(": ")
+                before, _, after = values.partition(" → ")
+                if before != "(none)":
+                    out.append(f"- {where}: {before}")
+                if after != "(removed)":
+                    out.append(f"+ {where}: {after}")
+        else:
+            out.append(f"- {fc['field']}: {_fmt(fc['field'], fc['before'], names)}")
+            out.append(f"+ {fc['field']}: {_fmt(fc['field'], fc['after'], names)}")
+    for name, why in _also_sent(change):
+        out.append(f"  {name}: {_fmt(name, change['body'][name], names)}  ({why})")
     return out
 
 
@@ -152,7 +186,7 @@ def render_markdown(
     budget = limit - len("\n".join(head + tail)) - 200
     shown = 0
     for change in data["changes"]:
-        block = ["```diff", *(_user_lines(change, data["names"])), "```", ""]
+        block = ["```diff", *(_diff_lines(change, data["names"])), "```", ""]
         size = len("\n".join(block)) + 1
         if size > budget:
             break
