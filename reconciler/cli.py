@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,7 +174,9 @@ def _targets(state: DesiredState, targets: tuple[str, ...]) -> set[str]:
 def _plan(
     req: PlanRequest, base_url: str | None = None, credentials: Credentials | None = None
 ) -> tuple[DesiredState, Plan]:
+    started = time.perf_counter()
     state, result = _load_valid(req.directory)
+    loaded = time.perf_counter()
     _print_issues(result.warnings)
     if req.targets:
         wanted = _targets(state, req.targets)
@@ -185,6 +188,12 @@ def _plan(
     with _client(state.settings, base_url, credentials) as client:
         plan = plan_directory(
             state, result, client, sync_write_only=req.sync_write_only, since=since, scan_unmanaged=req.scan_unmanaged
+        )
+    if os.environ.get("RECONCILER_TIMINGS"):
+        click.echo(
+            f"timings: load+validate {loaded - started:.3f}s, read+diff "
+            f"{time.perf_counter() - loaded:.3f}s, {client.stats.total} calls",
+            err=True,
         )
     return state, plan
 

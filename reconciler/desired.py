@@ -96,42 +96,44 @@ def _load_departments(path: Path, shown: str, hasher: Any) -> tuple[dict[str, De
 PARALLEL_FROM = 1000  # files; below this a process pool costs more than it saves
 CHUNK = 250
 
-Loaded = tuple[str, bytes, "DesiredUser | None", "Issue | None"]
+Loaded = tuple[str, bytes, "dict[str, Any] | None", "bool | None", "Issue | None"]
 
 
-def _load_user(path: Path, shown_dir: str) -> Loaded:
-    """Read, parse and fast-check one user file: (file name, content hash, user, issue)."""
+def _load_user(folder: str, name: str, shown_dir: str) -> Loaded:
+    """Read, parse and fast-check one user file: (file name, content hash, data, schema ok, issue).
+
+    Plain tuples and strings only: results cross a process boundary, and pickling records and
+    paths cost the parent as much as the parsing saved."""
     from .validate import schema_accepts  # validate imports this module
 
-    name = path.name
     shown = f"{shown_dir}/{name}"
-    raw = path.read_bytes()
+    with open(os.path.join(folder, name), "rb") as f:
+        raw = f.read()
     digest = hashlib.sha256(raw).digest()
-    handle = name.rsplit(".", 1)[0]
-    if not HANDLE.match(handle):
+    if not HANDLE.match(name.rsplit(".", 1)[0]):
         message = "rename the file: a handle is letters, digits, '.', '_' or '-'"
-        return name, digest, None, Issue(shown, None, None, "", message)
+        return name, digest, None, None, Issue(shown, None, None, "", message)
     data, issue = load_yaml_text(raw, shown)
     if issue is not None:
-        return name, digest, None, issue
+        return name, digest, None, None, issue
     if not isinstance(data, dict):
         what = "empty" if data is None else f"a {type(data).__name__}"
         message = f"the file is {what}; a user file is a mapping of fields"
-        return name, digest, None, Issue(shown, 1, 1, "", message)
-    return name, digest, DesiredUser(handle, shown, data, None, path, schema_accepts()(data)), None
+        return name, digest, None, None, Issue(shown, 1, 1, "", message)
+    return name, digest, data, schema_accepts()(data), None
 
 
-def _load_chunk(job: tuple[list[Path], str]) -> list[Loaded]:
-    paths, shown_dir = job
-    return [_load_user(p, shown_dir) for p in paths]
+def _load_chunk(job: tuple[str, list[str], str]) -> list[Loaded]:
+    folder, names, shown_dir = job
+    return [_load_user(folder, n, shown_dir) for n in names]
 
 
-def _load_users(files: list[Path], shown_dir: str) -> list[Loaded]:
+def _load_users(folder: Path, names: list[str], shown_dir: str) -> list[Loaded]:
     """Every user file, on all cores for large directories (parsing dominates a plan's CPU)."""
     cores = os.cpu_count() or 1
-    if len(files) < PARALLEL_FROM or cores < 2 or "fork" not in mp.get_all_start_methods():
-        return _load_chunk((files, shown_dir))
-    jobs = [(files[i : i + CHUNK], shown_dir) for i in range(0, len(files), CHUNK)]
+    if len(names) < PARALLEL_FROM or cores < 2 or "fork" not in mp.get_all_start_methods():
+        return _load_chunk((str(folder), names, shown_dir))
+    jobs = [(str(folder), names[i : i + CHUNK], shown_dir) for i in range(0, len(names), CHUNK)]
     gc.freeze()  # children's collections would otherwise touch (and copy) every inherited page
     with mp.get_context("fork").Pool(min(cores, len(jobs))) as pool:
         return [item for chunk in pool.imap(_load_chunk, jobs) for item in chunk]
@@ -155,12 +157,15 @@ def load_directory(root: Path) -> DesiredState:
     departments, issues = _load_departments(
         root / "departments.yaml", _display(root / "departments.yaml", root), hasher
     )
-    files = sorted(p for p in (root / "users").iterdir() if p.suffix in USER_SUFFIXES and p.is_file())
+    folder = root / "users"
+    names = sorted(e.name for e in os.scandir(folder) if e.name.endswith(USER_SUFFIXES) and e.is_file())
+    shown_dir = _display(folder, root)
     users: list[DesiredUser] = []
-    for name, digest, user, issue in _load_users(files, _display(root / "users", root)):
+    for name, digest, data, ok, issue in _load_users(folder, names, shown_dir):
         hasher.update(name.encode() + b"\0" + digest + b"\0")
         if issue is not None:
             issues.append(issue)
-        elif user is not None:
-            users.append(user)
+        elif data is not None:
+            handle = name.rsplit(".", 1)[0]
+            users.append(DesiredUser(handle, f"{shown_dir}/{name}", data, None, folder / name, ok))
     return DesiredState(root, settings, departments, users, issues, hasher.hexdigest())
