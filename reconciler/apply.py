@@ -139,17 +139,17 @@ def apply_plan(
     with ThreadPoolExecutor(max_workers=1) as slow_pool, ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         slow_results = slow_pool.map(run, slow)
         normal_results = pool.map(run, normal)
-        by_id = {r.user_id: r for r in [*slow_results, *normal_results]}
-    report.results = [by_id[c.user_id] for c in plan.changes]
+        results = {r.user_id: r for r in [*slow_results, *normal_results]}
+    report.results = [results[c.user_id] for c in plan.changes]
     applied = {r.user_id for r in report.results if r.status == APPLIED}
     if applied:
         readback = client.fetch_users(applied)
-        by_id = {c.user_id: c for c in plan.changes}
+        changes = {c.user_id: c for c in plan.changes}
         for result in report.results:
             if result.status != APPLIED:
                 continue
             now = readback.get(result.user_id)
-            change = by_id[result.user_id]
+            change = changes[result.user_id]
             differs = [f.field for f in change.changes if now is None or diff_field(f.field, f.after, now) is not None]
             if differs:
                 result.status = FAILED

@@ -191,9 +191,12 @@ class DirectoryClient:
         json: Any = None,
         auth: bool = True,
         lane: Lane = Lane.NORMAL,
+        paced: bool = False,
         what: str = "",
     ) -> tuple[dict[str, Any], str | None]:
-        """One logical call with quotas and retries; returns (payload, log id) or raises."""
+        """One logical call with quotas and retries; returns (payload, log id) or raises.
+
+        `paced`: a write, spaced evenly instead of sent in bursts (see QuotaScheduler)."""
         what = what or f"{method} {path}"
         deadline = time.monotonic() + self.retry.total_seconds
         refreshed = False
@@ -201,9 +204,7 @@ class DirectoryClient:
         while True:
             attempt += 1
             if endpoint != "token":
-                self.scheduler.acquire(
-                    endpoint, lane, paced=method in ("PATCH", "PUT", "POST") and endpoint != "users.batch_get_id"
-                )
+                self.scheduler.acquire(endpoint, lane, paced=paced)
             headers = {"Authorization": f"Bearer {self._fresh_token()}"} if auth else {}
             with self._stats_lock:
                 self.stats.count(endpoint)
@@ -326,6 +327,7 @@ class DirectoryClient:
             params=self._params(),
             json=body,
             lane=lane,
+            paced=True,  # the only write this client makes
             what=f"updating user {user_id}",
         )
         return (payload.get("data") or {}).get("user") or {}

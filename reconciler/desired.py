@@ -8,7 +8,7 @@ import multiprocessing as mp
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,11 @@ class DesiredUser:
     handle: str
     path: str  # as shown in messages
     data: dict[str, Any]
-    raw: bytes | None = field(default=None, repr=False)  # None: read again from `file` when a line is needed
-    file: Path | None = None
+    file: Path | None = None  # read again only when a message needs a line number
     schema_ok: bool | None = None  # the fast schema check's verdict, when the loader ran it
 
     def locate(self, keys: Sequence[str | int]) -> tuple[int | None, int | None]:
-        raw = self.raw if self.raw is not None else (self.file.read_bytes() if self.file else b"")
+        raw = self.file.read_bytes() if self.file else b""
         text, _ = decode(raw, self.path)
         return locate(text or "", keys)
 
@@ -55,7 +54,7 @@ class DesiredState:
         return {d.id: d.name for d in self.departments.values()}
 
 
-def _display(path: Path, root: Path) -> str:
+def _display(path: Path) -> str:
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
@@ -154,12 +153,10 @@ def load_directory(root: Path) -> DesiredState:
     settings_file = root / "reconciler.yaml"
     if settings_file.exists():
         hasher.update(b"settings\0" + settings_file.read_bytes() + b"\0")
-    departments, issues = _load_departments(
-        root / "departments.yaml", _display(root / "departments.yaml", root), hasher
-    )
+    departments, issues = _load_departments(root / "departments.yaml", _display(root / "departments.yaml"), hasher)
     folder = root / "users"
     names = sorted(e.name for e in os.scandir(folder) if e.name.endswith(USER_SUFFIXES) and e.is_file())
-    shown_dir = _display(folder, root)
+    shown_dir = _display(folder)
     users: list[DesiredUser] = []
     for name, digest, data, ok, issue in _load_users(folder, names, shown_dir):
         hasher.update(name.encode() + b"\0" + digest + b"\0")
@@ -167,5 +164,5 @@ def load_directory(root: Path) -> DesiredState:
             issues.append(issue)
         elif data is not None:
             handle = name.rsplit(".", 1)[0]
-            users.append(DesiredUser(handle, f"{shown_dir}/{name}", data, None, folder / name, ok))
+            users.append(DesiredUser(handle, f"{shown_dir}/{name}", data, folder / name, ok))
     return DesiredState(root, settings, departments, users, issues, hasher.hexdigest())

@@ -191,7 +191,7 @@ def check_unique_against_live(
 
 
 def unmanaged_users(
-    result: ValidationResult, live: dict[str, dict[str, Any]], members: dict[str, list[dict[str, Any]]], id_type: str
+    result: ValidationResult, members: dict[str, list[dict[str, Any]]], id_type: str
 ) -> list[dict[str, Any]]:
     """Live members of the managed departments that no file declares."""
     declared = {u.user_id for u in result.users}
@@ -242,7 +242,7 @@ def plan_directory(
     plan = builder.finish()
     if scan_unmanaged:
         members = {d: client.find_by_department(d) for d in managed_departments(state, result, live)}
-        plan.unmanaged = unmanaged_users(result, live, members, state.settings.user_id_type)
+        plan.unmanaged = unmanaged_users(result, members, state.settings.user_id_type)
     # only the values this plan changes are looked up: never a scan of the whole directory
     emails = sorted({c.body["email"] for c in plan.changes if c.body.get("email")})
     mobiles = sorted({c.body["mobile"] for c in plan.changes if c.body.get("mobile")})

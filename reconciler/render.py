@@ -3,7 +3,6 @@ three never disagree. Personal data is masked unless show_sensitive."""
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from typing import Any
@@ -19,10 +18,9 @@ ID_FIELDS = {f.name for f in BY_NAME.values() if f.ref is not None}
 
 def plan_data(plan: Plan, *, show_sensitive: bool = False) -> dict[str, Any]:
     """The JSON document (format_version 1) every renderer starts from."""
-    data = plan.to_dict()
+    data = plan.to_dict()  # a fresh copy (dataclasses.asdict): masking it leaves the plan intact
     data["sensitive_values"] = "shown" if show_sensitive else "masked"
     if not show_sensitive:
-        data = copy.deepcopy(data)
         for change in data["changes"]:
             for fc in change["changes"]:
                 if fc["field"] in SENSITIVE:

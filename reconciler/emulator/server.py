@@ -59,8 +59,8 @@ class Emulator:
         self.log: list[dict[str, Any]] = []
         self.log_lock = threading.Lock()
 
-    # Each handler returns (http status, body dict); errors raise ApiFailure.
-    def route(self, method: str, path: str) -> tuple[str, Callable[..., tuple[int, dict[str, Any]]], str | None]:
+    # Each handler returns (http status, body dict or pre-encoded JSON text); errors raise ApiFailure.
+    def route(self, method: str, path: str) -> tuple[str, Callable[..., tuple[int, Any]], str | None]:
         if path == TOKEN_PATH and method == "POST":
             return "token", self.token, None
         if path.startswith(USERS + "/"):
@@ -93,7 +93,7 @@ class Emulator:
 
     # -- endpoints -----------------------------------------------------------------------------
 
-    def token(self, query: dict[str, list[str]], body: Any, auth: str | None, arg: None) -> tuple[int, dict[str, Any]]:
+    def token(self, query: dict[str, list[str]], body: Any, arg: None) -> tuple[int, Any]:
         body = body if isinstance(body, dict) else {}
         token, expire = self.store.issue_token(body.get("app_id"), body.get("app_secret"))
         return 200, {"code": 0, "msg": "ok", "tenant_access_token": token, "expire": expire}
@@ -107,20 +107,16 @@ class Emulator:
             raise fail(40001, "param error: department_id_type")
         return uid_type, did_type
 
-    def get_user(
-        self, query: dict[str, list[str]], body: Any, auth: str | None, uid: str
-    ) -> tuple[int, dict[str, Any]]:
+    def get_user(self, query: dict[str, list[str]], body: Any, uid: str) -> tuple[int, Any]:
         uid_type, did_type = self._types(query)
         return 200, {"code": 0, "msg": "success", "data": {"user": self.store.get_user(uid, uid_type, did_type)}}
 
-    def batch(self, query: dict[str, list[str]], body: Any, auth: str | None, arg: None) -> tuple[int, dict[str, Any]]:
+    def batch(self, query: dict[str, list[str]], body: Any, arg: None) -> tuple[int, Any]:
         uid_type, did_type = self._types(query)
         items = self.store.batch_users_json(query.get("user_ids", []), uid_type, did_type)
         return 200, '{"code": 0, "msg": "success", "data": {"items": [' + items + "]}}"
 
-    def find_by_department(
-        self, query: dict[str, list[str]], body: Any, auth: str | None, arg: None
-    ) -> tuple[int, dict[str, Any]]:
+    def find_by_department(self, query: dict[str, list[str]], body: Any, arg: None) -> tuple[int, Any]:
         uid_type, did_type = self._types(query)
         if not query.get("department_id"):
             raise fail(40001, "param error: department_id is required")
@@ -138,9 +134,7 @@ class Emulator:
             data["page_token"] = _page_token(offset + size)
         return 200, {"code": 0, "msg": "success", "data": data}
 
-    def batch_get_id(
-        self, query: dict[str, list[str]], body: Any, auth: str | None, arg: None
-    ) -> tuple[int, dict[str, Any]]:
+    def batch_get_id(self, query: dict[str, list[str]], body: Any, arg: None) -> tuple[int, Any]:
         uid_type = query.get("user_id_type", ["open_id"])[-1]
         body = body if isinstance(body, dict) else {}
         emails, mobiles = body.get("emails") or [], body.get("mobiles") or []
@@ -167,25 +161,19 @@ class Emulator:
                     out.append(entry)
         return 200, {"code": 0, "msg": "success", "data": {"user_list": out}}
 
-    def patch_user(
-        self, query: dict[str, list[str]], body: Any, auth: str | None, uid: str
-    ) -> tuple[int, dict[str, Any]]:
+    def patch_user(self, query: dict[str, list[str]], body: Any, uid: str) -> tuple[int, Any]:
         uid_type, did_type = self._types(query)
         self.faults.before_write(uid)
         user = self.store.patch_user(uid, body, uid_type, did_type)
         return 200, {"code": 0, "msg": "success", "data": {"user": user}}
 
-    def put_user(
-        self, query: dict[str, list[str]], body: Any, auth: str | None, uid: str
-    ) -> tuple[int, dict[str, Any]]:
+    def put_user(self, query: dict[str, list[str]], body: Any, uid: str) -> tuple[int, Any]:
         uid_type, did_type = self._types(query)
         self.faults.before_write(uid)
         user = self.store.put_user(uid, body, uid_type, did_type)
         return 200, {"code": 0, "msg": "success", "data": {"user": user}}
 
-    def children(
-        self, query: dict[str, list[str]], body: Any, auth: str | None, did: str
-    ) -> tuple[int, dict[str, Any]]:
+    def children(self, query: dict[str, list[str]], body: Any, did: str) -> tuple[int, Any]:
         _, did_type = self._types(query)
         size = _page_size(query)
         offset = _page_offset(query["page_token"][-1]) if query.get("page_token") else 0
@@ -195,9 +183,7 @@ class Emulator:
             data["page_token"] = _page_token(offset + size)
         return 200, {"code": 0, "msg": "success", "data": data}
 
-    def get_department(
-        self, query: dict[str, list[str]], body: Any, auth: str | None, did: str
-    ) -> tuple[int, dict[str, Any]]:
+    def get_department(self, query: dict[str, list[str]], body: Any, did: str) -> tuple[int, Any]:
         _, did_type = self._types(query)
         with self.store.lock:
             key = self.store.dept_key(did, did_type)
@@ -243,7 +229,7 @@ class Emulator:
             )
             self.quotas.admit(name, lane)
             self.faults.before_request(name)
-            status, payload = handler(query, body, headers.get("Authorization"), arg)
+            status, payload = handler(query, body, arg)
         except ApiFailure as exc:
             status, payload = exc.status, {"code": exc.code, "msg": exc.msg, "data": {}}
             if exc.code == 99991400:
