@@ -2,6 +2,7 @@
 
     python bench/plan.py --users 10000                 # quotas off: CPU-bound figures
     python bench/plan.py --users 10000 --quotas        # documented quotas on: wall vs quota floor
+    python bench/plan.py --users 10000 --quotas --eager-reads   # the same, reads overlapping parsing
     python bench/plan.py --users 1000 --users 100000   # linearity of the CPU cost per user
 
 Prints wall time, API calls, rate-limit rejections, peak memory, the quota floor and wall/floor,
@@ -30,7 +31,9 @@ from bench.common import (
 from reconciler.emulator import generate_directory
 
 
-def bench_plan(n: int, quotas: bool, drift: float, work: Path, repeat: int) -> dict[str, float | int]:
+def bench_plan(
+    n: int, quotas: bool, drift: float, work: Path, repeat: int, flags: tuple[str, ...] = ()
+) -> dict[str, float | int]:
     # quotas off: tell the client too (reconciler.yaml), or it paces itself at the documented limits
     unlimited = "" if quotas else "quotas: {per_second: 1000000, per_minute: 100000000, slow_lane_per_second: 1000}\n"
     directory = generate_directory(n, work, drift=drift, settings=unlimited)
@@ -39,7 +42,7 @@ def bench_plan(n: int, quotas: bool, drift: float, work: Path, repeat: int) -> d
     try:
         for _ in range(repeat):  # the median of interleaved runs: this VM's speed drifts
             emulator.clear()
-            runs.append(run_cli(emulator.url, "plan", "--dir", str(directory), "--detailed-exitcode"))
+            runs.append(run_cli(emulator.url, "plan", "--dir", str(directory), "--detailed-exitcode", *flags))
             bares.append(bare_yaml_load(directory))
         log = emulator.requests()
         rejections = emulator.quotas()["rejections"]
@@ -82,11 +85,14 @@ def main() -> None:
     parser.add_argument("--quotas", action="store_true", help="emulator enforces the documented quotas")
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the median is reported")
     parser.add_argument("--drift", type=float, default=0.01, help="share of users with a changed field")
+    parser.add_argument("--eager-reads", action="store_true", help="plan --eager-reads (reads overlap parsing)")
     args = parser.parse_args()
+    flags = ("--eager-reads",) if args.eager_reads else ()
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.users or [10000]:
-            figures = bench_plan(n, args.quotas, args.drift, Path(tmp), args.repeat)
-            report(f"plan, {n} users, quotas {'on' if args.quotas else 'off'}", figures)
+            figures = bench_plan(n, args.quotas, args.drift, Path(tmp), args.repeat, flags)
+            mode = ", eager reads" if args.eager_reads else ""
+            report(f"plan, {n} users, quotas {'on' if args.quotas else 'off'}{mode}", figures)
 
 
 if __name__ == "__main__":

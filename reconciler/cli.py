@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,11 @@ import click
 
 from . import __version__, bundled
 from .apply import ApplyReport, apply_plan, check_guards
-from .client import DirectoryClient
+from .client import BATCH_SIZE, DirectoryClient, UserReads
 from .config import Credentials, Settings, base_url_from, credentials_from_env, load_settings
-from .desired import DesiredState, load_directory
+from .desired import DesiredState, LoadWatcher, load_directory
 from .emulator import Faults, Quotas, demo_seed, generate_org, load_seed, serve
-from .engine import plan_directory
+from .engine import ReadAhead, plan_directory
 from .errors import ReconcilerError, ValidationFailed
 from .fields import WRITE_ONLY
 from .gitref import user_files_at
@@ -113,9 +114,10 @@ def cli() -> None:
     """
 
 
-def _load_valid(directory: Path) -> tuple[DesiredState, ValidationResult]:
-    """Load and validate; any error stops here, before a single request is sent."""
-    state = load_directory(directory)
+def _load_valid(directory: Path, watcher: LoadWatcher | None = None) -> tuple[DesiredState, ValidationResult]:
+    """Load and validate; any error stops here, before a single request is sent (unless the
+    `watcher` starts reads early: `--eager-reads`)."""
+    state = load_directory(directory, watcher)
     result = validate(state)
     if result.errors:
         raise ValidationFailed(result.issues)
@@ -155,6 +157,7 @@ class PlanRequest:
     sync_write_only: bool = False
     since: str | None = None
     scan_unmanaged: bool = False
+    eager_reads: bool | None = None  # None: reconciler.yaml's eager_reads
 
 
 def _targets(state: DesiredState, targets: tuple[str, ...]) -> set[str]:
@@ -172,8 +175,33 @@ def _plan(
     req: PlanRequest, base_url: str | None = None, credentials: Credentials | None = None
 ) -> tuple[DesiredState, Plan]:
     started = time.perf_counter()
-    state, result = _load_valid(req.directory)
-    loaded = time.perf_counter()
+    with ExitStack() as cleanup:
+        reads = None
+        settings = load_settings(req.directory)
+        eager = settings.eager_reads if req.eager_reads is None else req.eager_reads
+        if eager and not req.targets:  # a targeted plan reads a handful of users: nothing to overlap
+            client = cleanup.enter_context(_client(settings, base_url, credentials))
+            reads = UserReads(client)
+            cleanup.callback(reads.stop)  # an invalid file (or any error) ends the reads at once
+            first_window = int(settings.quotas.per_second) * BATCH_SIZE
+            state, result = _load_valid(req.directory, ReadAhead(reads, req.directory, first_window))
+        else:
+            state, result = _load_valid(req.directory)
+            client = cleanup.enter_context(_client(state.settings, base_url, credentials))
+        loaded = time.perf_counter()
+        plan = _plan_valid(req, state, result, client, reads)
+    if os.environ.get("RECONCILER_TIMINGS"):
+        click.echo(
+            f"timings: load+validate {loaded - started:.3f}s, read+diff "
+            f"{time.perf_counter() - loaded:.3f}s, {client.stats.total} calls",
+            err=True,
+        )
+    return state, plan
+
+
+def _plan_valid(
+    req: PlanRequest, state: DesiredState, result: ValidationResult, client: DirectoryClient, reads: UserReads | None
+) -> Plan:
     _print_issues(result.warnings)
     if req.targets:
         wanted = _targets(state, req.targets)
@@ -182,17 +210,15 @@ def _plan(
     if req.since:
         handles = [u.handle for u in result.users if WRITE_ONLY.intersection(u.fields)]
         since = (req.since, user_files_at(req.since, req.directory, handles))
-    with _client(state.settings, base_url, credentials) as client:
-        plan = plan_directory(
-            state, result, client, sync_write_only=req.sync_write_only, since=since, scan_unmanaged=req.scan_unmanaged
-        )
-    if os.environ.get("RECONCILER_TIMINGS"):
-        click.echo(
-            f"timings: load+validate {loaded - started:.3f}s, read+diff "
-            f"{time.perf_counter() - loaded:.3f}s, {client.stats.total} calls",
-            err=True,
-        )
-    return state, plan
+    return plan_directory(
+        state,
+        result,
+        client,
+        sync_write_only=req.sync_write_only,
+        since=since,
+        scan_unmanaged=req.scan_unmanaged,
+        reads=reads,
+    )
 
 
 def _emit(text: str) -> None:
@@ -215,6 +241,15 @@ def _emit(text: str) -> None:
         text = "".join(styled)
     click.echo(text, nl=False)
 
+
+eager_option = click.option(
+    "--eager-reads/--no-eager-reads",
+    default=None,
+    help="Read live users while the files are still being parsed: a large plan then takes little "
+    "more than the API quotas' own minimum. The cost: if a file turns out invalid, reads already "
+    "sent have used read quota (never a write; the run still stops with the errors). Default: "
+    "reconciler.yaml's eager_reads, else off, so an invalid directory sends no request at all.",
+)
 
 target_option = click.option(
     "--target",
@@ -242,6 +277,7 @@ target_option = click.option(
 @click.option(
     "--sync-write-only", is_flag=True, help="Send every declared avatar_key and subscription_ids (cannot be compared)."
 )
+@eager_option
 @user_errors
 def plan_cmd(
     directory: Path,
@@ -253,6 +289,7 @@ def plan_cmd(
     show_unmanaged: bool,
     since: str | None,
     sync_write_only: bool,
+    eager_reads: bool | None,
 ) -> None:
     """Show what apply would change. Reads only; never writes to Feishu.
 
@@ -265,7 +302,7 @@ def plan_cmd(
     """
     if since and sync_write_only:
         raise click.UsageError("--since and --sync-write-only are alternatives; give one")
-    req = PlanRequest(directory, targets, sync_write_only, since, show_unmanaged)
+    req = PlanRequest(directory, targets, sync_write_only, since, show_unmanaged, eager_reads)
     _, plan = _plan(req)
     _emit(RENDERERS[fmt](plan, show_sensitive=show_sensitive, show_unmanaged=show_unmanaged))
     if out is not None:
@@ -318,6 +355,7 @@ def _run_apply(
 @click.option("--allow-freeze", is_flag=True, help="Apply even beyond max_freezes.")
 @click.option("--show-sensitive", is_flag=True, help="Show mobile and e-mail values instead of masking them.")
 @click.option("--since", metavar="REF", help="Send write-only fields whose YAML value changed since this git ref.")
+@eager_option
 @user_errors
 def apply_cmd(
     plan_file: Path | None,
@@ -329,6 +367,7 @@ def apply_cmd(
     allow_freeze: bool,
     show_sensitive: bool,
     since: str | None,
+    eager_reads: bool | None,
 ) -> None:
     """Apply a saved plan (PLAN_FILE), or plan now and apply after confirmation.
 
@@ -349,7 +388,7 @@ def apply_cmd(
             wanted = _targets(state, targets)
             plan.changes = [c for c in plan.changes if c.handle in wanted]
     else:
-        state, plan = _plan(PlanRequest(directory, targets, since=since))
+        state, plan = _plan(PlanRequest(directory, targets, since=since, eager_reads=eager_reads))
         if fmt == "json":  # stdout carries one JSON document: the apply report
             click.echo(RENDERERS["text"](plan, show_sensitive=show_sensitive), nl=False, err=True)
         else:

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,64 +45,95 @@ class ClientStats:
         return sum(self.calls.values())
 
 
+class Slot:
+    """One call's place in its quota windows: open while in flight, then the time its answer came."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done: float | None = None
+
+
 class QuotaScheduler:
     """Sliding-window limits per endpoint (N per second and per minute) and the 1-QPS lane.
 
-    Requests are spaced so that no window the server may measure ever holds more than the limit;
-    a small margin absorbs the jitter between our send time and the server's receive time.
-    Reads may go out in bursts (that is what reaches the quota floor); writes are paced evenly,
-    window/limit apart, because a burst reaches the server spread over its queue and spills into
-    the next window (and the docs advise lowering the PATCH rate against 44025 conflicts).
+    A window slot is freed one window after the *answer* to the call that used it. The server
+    counted that call somewhere between our send and our receipt, so a call sent one window after
+    the receipt can never share a server window with it, whatever the network or the server's
+    queue did in between: no margin to guess, and no rejections. Reads may go out in bursts (that
+    is what reaches the quota floor); writes are paced evenly, window/limit apart (the docs advise
+    a steady PATCH rate against 44025 lock conflicts).
     """
 
-    MARGIN = 0.01  # of the window, plus
-    JITTER = 0.010  # seconds: our send time vs the server's receive time varies by a few ms
+    EPSILON = 0.001  # seconds: only clock granularity remains to cover
 
-    def __init__(self, quotas: Quotas, clock: Any = time.monotonic, sleep: Any = time.sleep):
+    def __init__(self, quotas: Quotas, clock: Any = time.monotonic):
         self.quotas = quotas
-        self.clock, self.sleep = clock, sleep
-        self.lock = threading.Lock()
-        self.windows: dict[str, deque[float]] = {}
+        self.clock = clock
+        self.changed = threading.Condition()
+        self.windows: dict[str, deque[Slot]] = {}
         self.blocked_until: dict[str, float] = {}
         self.last_sent: dict[str, float] = {}
 
-    def _limits(self, endpoint: str, lane: Lane) -> list[tuple[str, float, float]]:
+    def _limits(self, endpoint: str, lane: Lane) -> list[tuple[str, int, float]]:
         q = self.quotas
         second = 1.0 / q.time_scale
-        out = [(endpoint + "/s", q.per_second, second), (endpoint + "/min", q.per_minute, 60 * second)]
+        limits = [(endpoint + "/s", q.per_second, second), (endpoint + "/min", q.per_minute, 60 * second)]
         if lane is Lane.SLOW:
-            out.append(("slow/s", q.slow_lane_per_second, second))
-        return out
+            limits.append(("slow/s", q.slow_lane_per_second, second))
+        # a rate below 1 per span (e.g. 0.5 QPS) is 1 per span/rate
+        return [(key, int(per), span) if per >= 1 else (key, 1, span / per) for key, per, span in limits]
 
-    def acquire(self, endpoint: str, lane: Lane = Lane.NORMAL, *, paced: bool = False) -> None:
+    def _wait(self, key: str, limit: int, span: float, now: float) -> float | None:
+        """Seconds until this window has room (None: not known until a call in flight answers)."""
+        window = self.windows.setdefault(key, deque())
+        while window and window[0].done is not None and window[0].done <= now - span:
+            window.popleft()
+        if len(window) < limit:
+            return 0.0
+        # answers arrive out of order: the slot that frees room is the limit-th newest by answer time
+        live = [s.done for s in window if s.done is None or s.done > now - span]
+        if len(live) < limit:
+            return 0.0
+        ends = sorted(live, key=lambda d: float("inf") if d is None else d)
+        freeing = ends[len(live) - limit]
+        return None if freeing is None else freeing + span + self.EPSILON - now
+
+    def acquire(self, endpoint: str, lane: Lane = Lane.NORMAL, *, paced: bool = False) -> Slot:
+        """Block until the call may go out; pass the returned slot to `release` when it answers."""
         limits = self._limits(endpoint, lane)
-        # 2% apart beyond window/limit: an exactly full window tips over on arrival jitter
-        interval = 1.02 * (1.0 / self.quotas.time_scale) / self.quotas.per_second if paced else 0.0
-        while True:
-            with self.lock:
+        interval = (1.0 / self.quotas.time_scale) / self.quotas.per_second if paced else 0.0
+        with self.changed:
+            while True:
                 now = self.clock()
-                wait = self.blocked_until.get(endpoint, 0.0) - now
+                waits = [self.blocked_until.get(endpoint, 0.0) - now]
                 if interval:
-                    wait = max(wait, self.last_sent.get(endpoint, -1e9) + interval - now)
-                for key, per, span in limits:
-                    # a rate below 1 per span (e.g. 0.5 QPS) is 1 per span/rate
-                    limit, span = (int(per), span) if per >= 1 else (1, span / per)
-                    span = span * (1 + self.MARGIN) + self.JITTER
-                    window = self.windows.setdefault(key, deque())
-                    while window and window[0] <= now - span:
-                        window.popleft()
-                    if len(window) >= limit:
-                        wait = max(wait, window[-limit] + span - now)
-                if wait <= 0:
+                    waits.append(self.last_sent.get(endpoint, -1e9) + interval - now)
+                unknown = False
+                for key, limit, span in limits:
+                    wait = self._wait(key, limit, span, now)
+                    if wait is None:
+                        unknown = True
+                    else:
+                        waits.append(wait)
+                wait = max(waits)
+                if wait <= 0 and not unknown:
+                    slot = Slot()
                     for key, _, _ in limits:
-                        self.windows[key].append(now)
+                        self.windows[key].append(slot)
                     self.last_sent[endpoint] = now
-                    return
-            self.sleep(wait)
+                    return slot
+                self.changed.wait(None if unknown and wait <= 0 else max(wait, 0.0005))
+
+    def release(self, slot: Slot) -> None:
+        """The call answered (or failed): its slot frees one window from now."""
+        with self.changed:
+            slot.done = self.clock()
+            self.changed.notify_all()
 
     def penalise(self, endpoint: str, seconds: float) -> None:
         """The server said wait: send nothing more to that endpoint for that long."""
-        with self.lock:
+        with self.changed:
             self.blocked_until[endpoint] = max(self.blocked_until.get(endpoint, 0.0), self.clock() + seconds)
 
 
@@ -112,6 +143,58 @@ class RetryPolicy:
     total_seconds: float = 120.0
     base_delay: float = 0.2
     max_delay: float = 10.0
+
+
+class UserReads:
+    """Batch GETs sent while the ids are still arriving: each full batch of 50 goes out at once.
+
+    This lets reads overlap the parsing of a large directory (`plan --eager-reads`). `stop()`
+    sends nothing more (the desired state turned out invalid); `results()` sends the last partial
+    batch and yields each batch's live users as it completes; `read` then holds every id a
+    completed batch asked for (found or not).
+    """
+
+    def __init__(self, client: DirectoryClient):
+        self._client = client
+        self._pending: list[str] = []
+        self._futures: dict[Future[dict[str, dict[str, Any]]], list[str]] = {}
+        self._pool: ThreadPoolExecutor | None = None  # threads start with the first batch
+        self.requested: set[str] = set()
+        self.read: set[str] = set()
+        self.stopped = False
+
+    def add(self, user_id: str) -> None:
+        if self.stopped or user_id in self.requested:
+            return
+        self.requested.add(user_id)
+        self._pending.append(user_id)
+        if len(self._pending) == BATCH_SIZE:
+            self._submit()
+
+    def _submit(self) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._client.concurrency)
+        self._futures[self._pool.submit(self._client.read_batch, self._pending)] = self._pending
+        self._pending = []
+
+    def stop(self) -> None:
+        """Send no further reads; those already queued are cancelled, those in flight finish."""
+        self.stopped = True
+        self._pending = []
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def results(self) -> Iterator[dict[str, dict[str, Any]]]:
+        if self._pending and not self.stopped:
+            self._submit()
+        try:
+            for future in as_completed(self._futures):
+                if not future.cancelled():
+                    batch = future.result()
+                    self.read.update(self._futures[future])
+                    yield batch
+        finally:
+            self.stop()
 
 
 class DirectoryClient:
@@ -203,14 +286,17 @@ class DirectoryClient:
         attempt = 0
         while True:
             attempt += 1
-            if endpoint != "token":
-                self.scheduler.acquire(endpoint, lane, paced=paced)
             headers = {"Authorization": f"Bearer {self._fresh_token()}"} if auth else {}
+            slot = self.scheduler.acquire(endpoint, lane, paced=paced) if endpoint != "token" else None
             with self._stats_lock:
                 self.stats.count(endpoint)
             delay: float | None = None
             try:
-                resp = self._http.request(method, path, params=params, json=json, headers=headers)
+                try:
+                    resp = self._http.request(method, path, params=params, json=json, headers=headers)
+                finally:
+                    if slot is not None:
+                        self.scheduler.release(slot)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 failure: Exception = TransportError(
                     f"{what}: cannot reach {self.base_url} ({type(exc).__name__}); "
@@ -291,26 +377,26 @@ class DirectoryClient:
         if not chunks:
             return
         self.authenticate()
-        key = self.user_id_type
-
-        def one(chunk: list[str]) -> dict[str, dict[str, Any]]:
-            payload, _ = self._send(
-                "users.batch",
-                "GET",
-                f"{USERS}/batch",
-                params=self._params(user_ids=chunk),
-                what=f"reading {len(chunk)} users",
-            )
-            items = (payload.get("data") or {}).get("items") or []
-            return {u[key]: u for u in items if isinstance(u, dict) and u.get(key)}
-
         if len(chunks) == 1 or self.concurrency <= 1:
             for chunk in chunks:
-                yield one(chunk)
+                yield self.read_batch(chunk)
             return
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            for future in as_completed([pool.submit(one, c) for c in chunks]):
+            for future in as_completed([pool.submit(self.read_batch, c) for c in chunks]):
                 yield future.result()
+
+    def read_batch(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """One batch GET of up to 50 users: the live users by id."""
+        payload, _ = self._send(
+            "users.batch",
+            "GET",
+            f"{USERS}/batch",
+            params=self._params(user_ids=user_ids),
+            what=f"reading {len(user_ids)} users",
+        )
+        items = (payload.get("data") or {}).get("items") or []
+        key = self.user_id_type
+        return {u[key]: u for u in items if isinstance(u, dict) and u.get(key)}
 
     def fetch_users(self, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Live users by id (see iter_users)."""

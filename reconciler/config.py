@@ -40,6 +40,7 @@ class Settings:
     max_department_moves: int = 10
     protected: tuple[str, ...] = ()
     quotas: Quotas = field(default_factory=Quotas)
+    eager_reads: bool = False  # read live users while files are still parsed (see `plan --help`)
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,9 @@ def _parse_settings(data: Mapping[str, Any], path: str) -> Settings:
     for key in ("max_changes", "max_freezes", "max_department_moves"):
         if key in values and (not isinstance(values[key], int) or isinstance(values[key], bool) or values[key] < 0):
             raise ConfigError(f"{path}: {key}: expected a whole number ≥ 0, got {values[key]!r}")
-    if "require_complete" in values and not isinstance(values["require_complete"], bool):
-        raise ConfigError(f"{path}: require_complete: expected true or false")
+    for key in ("require_complete", "eager_reads"):
+        if key in values and not isinstance(values[key], bool):
+            raise ConfigError(f"{path}: {key}: expected true or false")
     if "protected" in values:
         prot = values["protected"]
         if not isinstance(prot, list) or not all(isinstance(p, str) for p in prot):

@@ -3,14 +3,17 @@ adds the one read it needs (batch GET of the declared users)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
 from typing import Any
 
-from .client import DirectoryClient
-from .desired import DesiredState
+from .client import DirectoryClient, UserReads
+from .desired import DesiredState, DesiredUser, scan_user_ids
 from .diff import comparable, diff_user, fingerprint, live_value, patch_body
-from .fields import BY_NAME, lane_of
+from .fields import BY_NAME, IDENTITY_KEY, lane_of
 from .plan import Plan, PlanError, UserChange
-from .validate import ResolvedUser, ValidationResult
+from .validate import ResolvedUser, ValidationResult, schema_issues
 
 
 class PlanBuilder:
@@ -122,6 +125,36 @@ class PlanBuilder:
         return plan
 
 
+class ReadAhead:
+    """Reads sent while the directory is still being parsed (`plan --eager-reads`); a LoadWatcher.
+
+    Once the loader's processes exist, a line scan queues the user_ids of the first quota window's
+    worth of files, so that window fills at once; parsed users add theirs (the rest, and any the
+    scan missed) long before the next window opens. Parsing runs at low priority: under quotas
+    the reads are the critical path. The first file that cannot be valid stops all reads.
+    """
+
+    background = True
+
+    def __init__(self, reads: UserReads, root: Path, first_window: int):
+        self.reads = reads
+        self.root = root
+        self.first_window = first_window  # ids
+
+    def started(self) -> None:
+        for user_id in islice(scan_user_ids(self.root), self.first_window):
+            self.reads.add(user_id)
+
+    def loaded(self, user: DesiredUser | None) -> None:
+        if self.reads.stopped:
+            return
+        user_id = user.data.get(IDENTITY_KEY) if user is not None else None
+        if user is None or not isinstance(user_id, str) or (user.schema_ok is False and schema_issues(user)):
+            self.reads.stop()
+        else:
+            self.reads.add(user_id)
+
+
 def build_plan(
     state: DesiredState,
     result: ValidationResult,
@@ -222,16 +255,25 @@ def plan_directory(
     sync_write_only: bool = False,
     since: tuple[str, dict[str, dict[str, Any]]] | None = None,
     scan_unmanaged: bool = False,
+    reads: UserReads | None = None,
 ) -> Plan:
     """Read the declared users (batch GET), plan, then check uniqueness against live.
 
     `scan_unmanaged` also lists the managed departments' members (one find_by_department page per
     50 members) to find users no file declares: opt-in, because it costs as many calls again.
+    `reads`: batch reads already under way (sent while the files were parsed); only the declared
+    users they do not cover are read here.
     """
     builder = PlanBuilder(state, result, base_url=client.base_url, sync_write_only=sync_write_only, since=since)
     by_id = {u.user_id: u for u in result.users}
     live: dict[str, dict[str, Any]] = {}
-    for batch in client.iter_users(by_id):  # diff each batch while the next ones are read
+
+    def batches() -> Iterator[dict[str, dict[str, Any]]]:
+        if reads is not None:
+            yield from reads.results()
+        yield from client.iter_users([i for i in by_id if reads is None or i not in reads.read])
+
+    for batch in batches():  # diff each batch while the next ones are read
         for user_id, current in batch.items():
             if user_id in by_id and user_id not in live:
                 live[user_id] = current
