@@ -45,6 +45,10 @@ class ClientStats:
         return sum(self.calls.values())
 
 
+class Cancelled(Exception):
+    """A call given up before it was sent (its caller no longer needs it)."""
+
+
 class Slot:
     """One call's place in its quota windows: open while in flight, then the time its answer came."""
 
@@ -99,12 +103,18 @@ class QuotaScheduler:
         freeing = ends[len(live) - limit]
         return None if freeing is None else freeing + span + self.EPSILON - now
 
-    def acquire(self, endpoint: str, lane: Lane = Lane.NORMAL, *, paced: bool = False) -> Slot:
-        """Block until the call may go out; pass the returned slot to `release` when it answers."""
+    def acquire(
+        self, endpoint: str, lane: Lane = Lane.NORMAL, *, paced: bool = False, cancel: threading.Event | None = None
+    ) -> Slot:
+        """Block until the call may go out; pass the returned slot to `release` when it answers.
+
+        Raises Cancelled once `cancel` is set (see `wake`)."""
         limits = self._limits(endpoint, lane)
         interval = (1.0 / self.quotas.time_scale) / self.quotas.per_second if paced else 0.0
         with self.changed:
             while True:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled
                 now = self.clock()
                 waits = [self.blocked_until.get(endpoint, 0.0) - now]
                 if interval:
@@ -124,6 +134,11 @@ class QuotaScheduler:
                     self.last_sent[endpoint] = now
                     return slot
                 self.changed.wait(None if unknown and wait <= 0 else max(wait, 0.0005))
+
+    def wake(self) -> None:
+        """Make every waiting caller look at its cancel event again."""
+        with self.changed:
+            self.changed.notify_all()
 
     def release(self, slot: Slot) -> None:
         """The call answered (or failed): its slot frees one window from now."""
@@ -162,6 +177,7 @@ class UserReads:
         self.requested: set[str] = set()
         self.read: set[str] = set()
         self.stopped = False
+        self._cancel = threading.Event()  # reads still waiting for quota are dropped, not sent
 
     def add(self, user_id: str) -> None:
         if self.stopped or user_id in self.requested:
@@ -174,12 +190,15 @@ class UserReads:
     def _submit(self) -> None:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self._client.concurrency)
-        self._futures[self._pool.submit(self._client.read_batch, self._pending)] = self._pending
+        future = self._pool.submit(self._client.read_batch, self._pending, cancel=self._cancel)
+        self._futures[future] = self._pending
         self._pending = []
 
     def stop(self) -> None:
         """Send no further reads; those already queued are cancelled, those in flight finish."""
         self.stopped = True
+        self._cancel.set()
+        self._client.scheduler.wake()
         self._pending = []
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
@@ -189,7 +208,7 @@ class UserReads:
             self._submit()
         try:
             for future in as_completed(self._futures):
-                if not future.cancelled():
+                if not future.cancelled() and not isinstance(future.exception(), Cancelled):
                     batch = future.result()
                     self.read.update(self._futures[future])
                     yield batch
@@ -276,6 +295,7 @@ class DirectoryClient:
         lane: Lane = Lane.NORMAL,
         paced: bool = False,
         what: str = "",
+        cancel: threading.Event | None = None,
     ) -> tuple[dict[str, Any], str | None]:
         """One logical call with quotas and retries; returns (payload, log id) or raises.
 
@@ -287,7 +307,7 @@ class DirectoryClient:
         while True:
             attempt += 1
             headers = {"Authorization": f"Bearer {self._fresh_token()}"} if auth else {}
-            slot = self.scheduler.acquire(endpoint, lane, paced=paced) if endpoint != "token" else None
+            slot = self.scheduler.acquire(endpoint, lane, paced=paced, cancel=cancel) if endpoint != "token" else None
             with self._stats_lock:
                 self.stats.count(endpoint)
             delay: float | None = None
@@ -337,7 +357,10 @@ class DirectoryClient:
                 raise failure
             with self._stats_lock:
                 self.stats.retries += 1
-            time.sleep(delay)
+            if cancel is None:
+                time.sleep(delay)
+            elif cancel.wait(delay):
+                raise Cancelled
 
     def _backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff."""
@@ -385,14 +408,15 @@ class DirectoryClient:
             for future in as_completed([pool.submit(self.read_batch, c) for c in chunks]):
                 yield future.result()
 
-    def read_batch(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """One batch GET of up to 50 users: the live users by id."""
+    def read_batch(self, user_ids: list[str], cancel: threading.Event | None = None) -> dict[str, dict[str, Any]]:
+        """One batch GET of up to 50 users: the live users by id. `cancel`: see QuotaScheduler.acquire."""
         payload, _ = self._send(
             "users.batch",
             "GET",
             f"{USERS}/batch",
             params=self._params(user_ids=user_ids),
             what=f"reading {len(user_ids)} users",
+            cancel=cancel,
         )
         items = (payload.get("data") or {}).get("items") or []
         key = self.user_id_type

@@ -153,7 +153,7 @@ def _load_users(
         return
     jobs = [(str(folder), names[i : i + CHUNK], shown_dir) for i in range(0, len(names), CHUNK)]
     gc.freeze()  # children's collections would otherwise touch (and copy) every inherited page
-    nice = (os.nice, (10,)) if background else (None, ())
+    nice = (os.nice, (19,)) if background else (None, ())
     with mp.get_context("fork").Pool(min(cores, len(jobs)), *nice) as pool:
         results = pool.imap(_load_chunk, jobs)
         if on_start is not None:

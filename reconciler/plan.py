@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -99,7 +99,17 @@ class Plan:
         return f"Plan: {n} {users} to change ({self.field_count} fields), {len(self.unchanged)} unchanged."
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # asdict deep-copies every unchanged handle and name one by one: the bulk of a large plan
+        data: dict[str, Any] = {
+            **{f.name: getattr(self, f.name) for f in fields(self)},
+            "changes": [asdict(c) for c in self.changes],
+            "errors": [asdict(e) for e in self.errors],
+            "unchanged": list(self.unchanged),
+            "unmanaged": [dict(u) for u in self.unmanaged],
+            "warnings": list(self.warnings),
+            "write_only_notes": list(self.write_only_notes),
+            "names": dict(self.names),
+        }
         data["plan_hash"] = self.hash
         data["summary"] = {
             "to_change": len(self.changes),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.desired import load_directory
-from reconciler.engine import build_plan, check_unique_against_live
+from reconciler.desired import load_directory, scan_user_ids
+from reconciler.engine import ReadAhead, build_plan, check_unique_against_live
 from reconciler.validate import validate
 
 
@@ -70,3 +70,54 @@ def test_write_only_fields_are_not_sent_unless_asked(tmp_path: Path):
     _, plan = _plan(directory, {"ou_a": {"open_id": "ou_a", "name": "A"}})
     assert plan.changes == [] and plan.unchanged == ["a"]
     assert "avatar_key cannot be compared" in plan.write_only_notes[0]
+
+
+class FakeReads:
+    """What ReadAhead drives: the ids it queues, and whether it stopped."""
+
+    def __init__(self) -> None:
+        self.added: list[str] = []
+        self.stopped = False
+
+    def add(self, user_id: str) -> None:
+        self.added.append(user_id)
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def _watch(directory: Path, first_window: int = 2500) -> FakeReads:
+    reads = FakeReads()
+    load_directory(directory, ReadAhead(reads, directory, first_window))  # type: ignore[arg-type]
+    return reads
+
+
+def test_read_ahead_queues_the_scanned_first_window_then_each_parsed_id(tmp_path: Path):
+    users = {"a": "user_id: ou_a\n", "b": "user_id: 'ou_b'  # quoted\n", "c": "name: C\nuser_id: ou_c\n"}
+    reads = _watch(_dir(tmp_path, users), first_window=2)
+    assert reads.added[:2] == ["ou_a", "ou_b"]  # the line scan, before any file is parsed
+    assert reads.added[2:] == ["ou_a", "ou_b", "ou_c"]  # then every parsed user (the client dedupes)
+    assert not reads.stopped
+
+
+def test_read_ahead_stops_at_the_first_file_that_cannot_be_valid(tmp_path: Path):
+    users = {"a": "user_id: ou_a\n", "b": "user_id: ou_b\ngender: 7\n", "c": "user_id: ou_c\n"}
+    reads = _watch(_dir(tmp_path, users), first_window=0)
+    assert reads.stopped
+    assert reads.added == ["ou_a"]
+
+
+def test_read_ahead_stops_at_a_file_that_does_not_parse(tmp_path: Path):
+    reads = _watch(_dir(tmp_path, {"a": "user_id: [unclosed\n", "b": "user_id: ou_b\n"}), first_window=0)
+    assert reads.stopped and reads.added == []
+
+
+def test_read_ahead_does_not_stop_for_a_file_only_the_fast_check_doubts(tmp_path: Path):
+    # 1.0 is an integer to JSON Schema; the compiled fast path defers such values to jsonschema
+    reads = _watch(_dir(tmp_path, {"a": "user_id: ou_a\nemployee_type: 1.0\n"}), first_window=0)
+    assert not reads.stopped and reads.added == ["ou_a"]
+
+
+def test_the_line_scan_skips_files_without_a_plain_user_id_line(tmp_path: Path):
+    users = {"a": "user_id: ou_a\n", "b": "{user_id: ou_b}\n", "c": 'user_id: "ou_c"\n', "d": "name: D\n"}
+    assert list(scan_user_ids(_dir(tmp_path, users))) == ["ou_a", "ou_c"]

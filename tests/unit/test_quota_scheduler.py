@@ -1,0 +1,87 @@
+"""QuotaScheduler on a fake clock: when a call may go out, decided without sending anything."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from reconciler.client import Cancelled, QuotaScheduler
+from reconciler.config import Quotas
+from reconciler.fields import Lane
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _scheduler(**quotas: float) -> tuple[QuotaScheduler, Clock]:
+    clock = Clock()
+    return QuotaScheduler(Quotas(**quotas), clock=clock), clock
+
+
+def test_a_slot_frees_one_window_after_the_calls_answer_not_its_send():
+    scheduler, clock = _scheduler(per_second=2)
+    first, second = scheduler.acquire("users.batch"), scheduler.acquire("users.batch")
+    clock.now = 0.4  # the server counted them somewhere in [0, 0.4]
+    scheduler.release(first)
+    scheduler.release(second)
+    clock.now = 1.2  # a window after the sends, but not after the answers
+    assert scheduler._wait("users.batch/s", 2, 1.0, clock.now) == pytest.approx(0.2 + scheduler.EPSILON)
+    clock.now = 1.4 + scheduler.EPSILON
+    assert scheduler._wait("users.batch/s", 2, 1.0, clock.now) == 0.0
+
+
+def test_a_call_still_in_flight_holds_its_slot_however_long_it_takes():
+    scheduler, clock = _scheduler(per_second=1)
+    scheduler.acquire("users.batch")
+    clock.now = 30.0
+    assert scheduler._wait("users.batch/s", 1, 1.0, clock.now) is None  # known only when it answers
+
+
+def test_answers_out_of_order_free_the_slot_that_frees_room_first():
+    scheduler, clock = _scheduler(per_second=2)
+    early, late = scheduler.acquire("e"), scheduler.acquire("e")
+    clock.now = 0.5
+    scheduler.release(late)
+    clock.now = 0.9
+    scheduler.release(early)
+    clock.now = 1.0
+    assert scheduler._wait("e/s", 2, 1.0, clock.now) == pytest.approx(0.5 + scheduler.EPSILON)
+
+
+def test_endpoints_have_separate_windows_and_the_slow_lane_its_own():
+    scheduler, _ = _scheduler(per_second=1, slow_lane_per_second=1)
+    scheduler.acquire("users.batch")
+    scheduler.acquire("users.patch", Lane.SLOW)  # another endpoint: free to go
+    assert scheduler._wait("slow/s", 1, 1.0, 0.0) is None
+
+
+def test_a_time_scale_shrinks_every_window():
+    scheduler, _ = _scheduler(per_second=50, time_scale=10)
+    assert scheduler._limits("e", Lane.SLOW) == [("e/s", 50, 0.1), ("e/min", 1000, 6.0), ("slow/s", 1, 0.1)]
+
+
+def test_a_waiting_call_is_given_up_when_its_cancel_event_is_set():
+    scheduler = QuotaScheduler(Quotas(per_second=1))
+    scheduler.acquire("e")  # never answers: the next call waits indefinitely
+    cancel = threading.Event()
+    outcome: list[object] = []
+
+    def wait_for_slot() -> None:
+        try:
+            scheduler.acquire("e", cancel=cancel)
+            outcome.append("sent")
+        except Cancelled:
+            outcome.append("cancelled")
+
+    waiter = threading.Thread(target=wait_for_slot)
+    waiter.start()
+    cancel.set()
+    scheduler.wake()
+    waiter.join(10)
+    assert outcome == ["cancelled"]
