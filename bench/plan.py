@@ -42,6 +42,8 @@ def bench_plan(
     try:
         for _ in range(repeat):  # the median of interleaved runs: this VM's speed drifts
             emulator.clear()
+            if quotas:  # each run starts with empty quota windows, as after a quiet minute
+                emulator.quotas(enabled=True)
             runs.append(run_cli(emulator.url, "plan", "--dir", str(directory), "--detailed-exitcode", *flags))
             bares.append(bare_yaml_load(directory))
         log = emulator.requests()
