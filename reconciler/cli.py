@@ -114,10 +114,12 @@ def cli() -> None:
     """
 
 
-def _load_valid(directory: Path, watcher: LoadWatcher | None = None) -> tuple[DesiredState, ValidationResult]:
+def _load_valid(
+    directory: Path, watcher: LoadWatcher | None = None, settings: Settings | None = None
+) -> tuple[DesiredState, ValidationResult]:
     """Load and validate; any error stops here, before a single request is sent (unless the
     `watcher` starts reads early: `--eager-reads`)."""
-    state = load_directory(directory, watcher)
+    state = load_directory(directory, watcher, settings)
     result = validate(state)
     if result.errors:
         raise ValidationFailed(result.issues)
@@ -184,9 +186,9 @@ def _plan(
             reads = UserReads(client)
             cleanup.callback(reads.stop)  # an invalid file (or any error) ends the reads at once
             first_window = int(settings.quotas.per_second) * BATCH_SIZE
-            state, result = _load_valid(req.directory, ReadAhead(reads, req.directory, first_window))
+            state, result = _load_valid(req.directory, ReadAhead(reads, req.directory, first_window), settings)
         else:
-            state, result = _load_valid(req.directory)
+            state, result = _load_valid(req.directory, settings=settings)
             client = cleanup.enter_context(_client(state.settings, base_url, credentials))
         loaded = time.perf_counter()
         plan = _plan_valid(req, state, result, client, reads)
@@ -248,7 +250,8 @@ eager_option = click.option(
     help="Read live users while the files are still being parsed: a large plan then takes little "
     "more than the API quotas' own minimum. The cost: if a file turns out invalid, reads already "
     "sent have used read quota (never a write; the run still stops with the errors). Default: "
-    "reconciler.yaml's eager_reads, else off, so an invalid directory sends no request at all.",
+    "reconciler.yaml's eager_reads, else off, so an invalid directory sends no request at all. "
+    "A --target plan reads too few users to gain, and validates first.",
 )
 
 target_option = click.option(

@@ -181,10 +181,11 @@ def scan_user_ids(root: Path) -> Iterator[str]:
             yield match.group(2).decode()
 
 
-def load_directory(root: Path, watcher: LoadWatcher | None = None) -> DesiredState:
+def load_directory(root: Path, watcher: LoadWatcher | None = None, settings: Settings | None = None) -> DesiredState:
     """Read reconciler.yaml, departments.yaml and users/*.yaml; problems become issues, not exceptions.
 
-    A `watcher` can start work before the whole directory is read (see LoadWatcher).
+    A `watcher` can start work before the whole directory is read (see LoadWatcher); `settings`,
+    when the caller has already read reconciler.yaml.
     """
     root = Path(root)
     if not (root / "users").is_dir():
@@ -194,7 +195,7 @@ def load_directory(root: Path, watcher: LoadWatcher | None = None) -> DesiredSta
             f"{root}: not a directory repo (no users/ folder); pass --dir pointing at the folder that holds "
             "reconciler.yaml and users/"
         )
-    settings = load_settings(root)
+    settings = settings or load_settings(root)
     hasher = hashlib.sha256()
     settings_file = root / "reconciler.yaml"
     if settings_file.exists():
