@@ -186,10 +186,10 @@ def _plan(
             reads = UserReads(client)
             cleanup.callback(reads.stop)  # an invalid file (or any error) ends the reads at once
             first_window = int(settings.quotas.per_second) * BATCH_SIZE
-            state, result = _load_valid(req.directory, ReadAhead(reads, req.directory, first_window), settings)
+            state, result = _load_valid(req.directory, ReadAhead(reads, first_window), settings)
         else:
             state, result = _load_valid(req.directory, settings=settings)
-            client = cleanup.enter_context(_client(state.settings, base_url, credentials))
+            client = cleanup.enter_context(_client(settings, base_url, credentials))
         loaded = time.perf_counter()
         plan = _plan_valid(req, state, result, client, reads)
     if os.environ.get("RECONCILER_TIMINGS"):

@@ -7,7 +7,7 @@ import hashlib
 import multiprocessing as mp
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -62,7 +62,7 @@ class LoadWatcher(Protocol):
 
     background: bool
 
-    def started(self) -> None: ...
+    def started(self, folder: Path, names: list[str]) -> None: ...
 
     def loaded(self, user: DesiredUser | None) -> None: ...
 
@@ -140,24 +140,22 @@ def _load_chunk(job: tuple[str, list[str], str]) -> list[Loaded]:
     return [_load_user(folder, n, shown_dir) for n in names]
 
 
-def _load_users(
-    folder: Path, names: list[str], shown_dir: str, on_start: Callable[[], None] | None, background: bool
-) -> Iterator[Loaded]:
+def _load_users(folder: Path, names: list[str], shown_dir: str, watcher: LoadWatcher | None) -> Iterator[Loaded]:
     """Every user file in name order, as each chunk is parsed; on all cores for large directories
     (parsing dominates a plan's CPU)."""
     cores = os.cpu_count() or 1
     if len(names) < PARALLEL_FROM or cores < 2 or "fork" not in mp.get_all_start_methods():
-        if on_start is not None:
-            on_start()
+        if watcher is not None:
+            watcher.started(folder, names)
         yield from _load_chunk((str(folder), names, shown_dir))
         return
     jobs = [(str(folder), names[i : i + CHUNK], shown_dir) for i in range(0, len(names), CHUNK)]
     gc.freeze()  # children's collections would otherwise touch (and copy) every inherited page
-    nice = (os.nice, (19,)) if background else (None, ())
+    nice = (os.nice, (19,)) if watcher is not None and watcher.background else (None, ())
     with mp.get_context("fork").Pool(min(cores, len(jobs)), *nice) as pool:
         results = pool.imap(_load_chunk, jobs)
-        if on_start is not None:
-            on_start()  # after the fork: the caller may start threads now
+        if watcher is not None:
+            watcher.started(folder, names)  # after the fork: the watcher may start threads now
         for chunk in results:
             yield from chunk
 
@@ -165,13 +163,17 @@ def _load_users(
 USER_ID_LINE = re.compile(rb"^user_id:[ \t]*(['\"]?)([A-Za-z0-9_.\-]+)\1[ \t]*(?:#.*)?\r?$", re.M)
 
 
-def scan_user_ids(root: Path) -> Iterator[str]:
-    """Each user file's `user_id:` line, in name order, by a line scan about 10× cheaper than parsing.
+def user_file_names(folder: Path) -> list[str]:
+    """The user files of users/, in name order (the order of every listing and message)."""
+    return sorted(e.name for e in os.scandir(folder) if e.name.endswith(USER_SUFFIXES) and e.is_file())
+
+
+def scan_user_ids(folder: Path, names: list[str]) -> Iterator[str]:
+    """Each named file's `user_id:` line, in order, by a line scan about 10× cheaper than parsing.
 
     A guess to start reads early (`plan --eager-reads`), never a substitute for the parsed and
     validated value: files it cannot read this way are simply skipped."""
-    folder = Path(root) / "users"
-    for name in sorted(e.name for e in os.scandir(folder) if e.name.endswith(USER_SUFFIXES) and e.is_file()):
+    for name in names:
         try:
             with open(folder / name, "rb") as f:
                 match = USER_ID_LINE.search(f.read(1 << 16))
@@ -202,12 +204,10 @@ def load_directory(root: Path, watcher: LoadWatcher | None = None, settings: Set
         hasher.update(b"settings\0" + settings_file.read_bytes() + b"\0")
     departments, issues = _load_departments(root / "departments.yaml", _display(root / "departments.yaml"), hasher)
     folder = root / "users"
-    names = sorted(e.name for e in os.scandir(folder) if e.name.endswith(USER_SUFFIXES) and e.is_file())
+    names = user_file_names(folder)
     shown_dir = _display(folder)
     users: list[DesiredUser] = []
-    on_start = watcher.started if watcher is not None else None
-    background = watcher is not None and watcher.background
-    for name, digest, data, ok, issue in _load_users(folder, names, shown_dir, on_start, background):
+    for name, digest, data, ok, issue in _load_users(folder, names, shown_dir, watcher):
         hasher.update(name.encode() + b"\0" + digest + b"\0")
         if issue is not None:
             issues.append(issue)

@@ -136,13 +136,12 @@ class ReadAhead:
 
     background = True
 
-    def __init__(self, reads: UserReads, root: Path, first_window: int):
+    def __init__(self, reads: UserReads, first_window: int):
         self.reads = reads
-        self.root = root
         self.first_window = first_window  # ids
 
-    def started(self) -> None:
-        for user_id in islice(scan_user_ids(self.root), self.first_window):
+    def started(self, folder: Path, names: list[str]) -> None:
+        for user_id in islice(scan_user_ids(folder, names), self.first_window):
             self.reads.add(user_id)
 
     def loaded(self, user: DesiredUser | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.desired import load_directory, scan_user_ids
+from reconciler.desired import load_directory, scan_user_ids, user_file_names
 from reconciler.engine import ReadAhead, build_plan, check_unique_against_live
 from reconciler.validate import validate
 
@@ -88,7 +88,7 @@ class FakeReads:
 
 def _watch(directory: Path, first_window: int = 2500) -> FakeReads:
     reads = FakeReads()
-    load_directory(directory, ReadAhead(reads, directory, first_window))  # type: ignore[arg-type]
+    load_directory(directory, ReadAhead(reads, first_window))  # type: ignore[arg-type]
     return reads
 
 
@@ -120,4 +120,5 @@ def test_read_ahead_does_not_stop_for_a_file_only_the_fast_check_doubts(tmp_path
 
 def test_the_line_scan_skips_files_without_a_plain_user_id_line(tmp_path: Path):
     users = {"a": "user_id: ou_a\n", "b": "{user_id: ou_b}\n", "c": 'user_id: "ou_c"\n', "d": "name: D\n"}
-    assert list(scan_user_ids(_dir(tmp_path, users))) == ["ou_a", "ou_c"]
+    folder = _dir(tmp_path, users) / "users"
+    assert list(scan_user_ids(folder, user_file_names(folder))) == ["ou_a", "ou_c"]
