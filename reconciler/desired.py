@@ -55,14 +55,17 @@ class DesiredState:
 
 
 class LoadWatcher(Protocol):
-    """Sees the user files load: `started()` once the parsing processes exist (threads are safe to
-    start from then on), then `loaded()` for each file as soon as it is parsed, in name order: the
-    user, or None for a file that could not be loaded. `background`: parsing is not the critical
-    path, so its processes run at low priority."""
+    """Sees the user files load: `listed()` once the files are known (before the parsing processes
+    are forked: no threads yet), `started()` once those processes exist (threads are safe to start
+    from then on), then `loaded()` for each file as soon as it is parsed, in name order: the user,
+    or None for a file that could not be loaded. `background`: parsing is not the critical path, so
+    its processes run at low priority."""
 
     background: bool
 
-    def started(self, folder: Path, names: list[str]) -> None: ...
+    def listed(self, folder: Path, names: list[str]) -> None: ...
+
+    def started(self) -> None: ...
 
     def loaded(self, user: DesiredUser | None) -> None: ...
 
@@ -144,9 +147,11 @@ def _load_users(folder: Path, names: list[str], shown_dir: str, watcher: LoadWat
     """Every user file in name order, as each chunk is parsed; on all cores for large directories
     (parsing dominates a plan's CPU)."""
     cores = os.cpu_count() or 1
+    if watcher is not None:
+        watcher.listed(folder, names)
     if len(names) < PARALLEL_FROM or cores < 2 or "fork" not in mp.get_all_start_methods():
         if watcher is not None:
-            watcher.started(folder, names)
+            watcher.started()
         yield from _load_chunk((str(folder), names, shown_dir))
         return
     jobs = [(str(folder), names[i : i + CHUNK], shown_dir) for i in range(0, len(names), CHUNK)]
@@ -155,7 +160,7 @@ def _load_users(folder: Path, names: list[str], shown_dir: str, watcher: LoadWat
     with mp.get_context("fork").Pool(min(cores, len(jobs)), *nice) as pool:
         results = pool.imap(_load_chunk, jobs)
         if watcher is not None:
-            watcher.started(folder, names)  # after the fork: the watcher may start threads now
+            watcher.started()  # after the fork: the watcher may start threads now
         for chunk in results:
             yield from chunk
 

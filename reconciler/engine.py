@@ -128,10 +128,11 @@ class PlanBuilder:
 class ReadAhead:
     """Reads sent while the directory is still being parsed (`plan --eager-reads`); a LoadWatcher.
 
-    Once the loader's processes exist, a line scan queues the user_ids of the first quota window's
-    worth of files, so that window fills at once; parsed users add theirs (the rest, and any the
-    scan missed) long before the next window opens. Parsing runs at low priority: under quotas
-    the reads are the critical path. The first file that cannot be valid stops all reads.
+    A line scan finds the user_ids of the first quota window's worth of files before the parsing
+    processes start (alone on the cores, it is several times faster than while they run); once
+    they exist, that whole window is queued at once. Parsed users add theirs (the rest, and any
+    the scan missed) long before the next window opens. Parsing runs at low priority: under
+    quotas the reads are the critical path. The first file that cannot be valid stops all reads.
     """
 
     background = True
@@ -139,9 +140,13 @@ class ReadAhead:
     def __init__(self, reads: UserReads, first_window: int):
         self.reads = reads
         self.first_window = first_window  # ids
+        self.scanned: list[str] = []
 
-    def started(self, folder: Path, names: list[str]) -> None:
-        for user_id in islice(scan_user_ids(folder, names), self.first_window):
+    def listed(self, folder: Path, names: list[str]) -> None:
+        self.scanned = list(islice(scan_user_ids(folder, names), self.first_window))
+
+    def started(self) -> None:
+        for user_id in self.scanned:
             self.reads.add(user_id)
 
     def loaded(self, user: DesiredUser | None) -> None:
