@@ -11,7 +11,7 @@ from typing import Any
 from .client import DirectoryClient, UserReads
 from .desired import DesiredState, DesiredUser, scan_user_ids
 from .diff import comparable, diff_user, fingerprint, live_value, patch_body
-from .fields import BY_NAME, IDENTITY_KEY, lane_of
+from .fields import BY_NAME, IDENTITY_KEY, WRITE_ONLY, lane_of
 from .plan import Plan, PlanError, UserChange
 from .validate import ResolvedUser, ValidationResult, schema_issues
 
@@ -46,9 +46,11 @@ class PlanBuilder:
         self.plan.names.update(state.department_names())
         self.plan.names.update({u.user_id: "@" + u.handle for u in result.users})
         self.plan.warnings = [str(i) for i in result.warnings]
+        self.order = {u.handle: i for i, u in enumerate(result.users)}
 
-    def add(self, user: ResolvedUser, current: dict[str, Any] | None) -> None:
-        """Plan one declared user against its live record (None: the API did not return it)."""
+    def add(self, user: ResolvedUser, current: dict[str, Any] | None) -> UserChange | None:
+        """Plan one declared user against its live record (None: the API did not return it); the
+        change planned for that user, if any."""
         plan = self.plan
         if current is None:
             plan.errors.append(
@@ -60,7 +62,7 @@ class PlanBuilder:
                     41050,
                 )
             )
-            return
+            return None
         fields = user.fields
         if "orders" in fields and "department_ids" not in fields:
             live_depts = set(live_value(current, "department_ids") or [])
@@ -75,9 +77,12 @@ class PlanBuilder:
                         41025,
                     )
                 )
-                return
+                return None
         changes = diff_user(fields, current)
-        write_only = [n for n in fields if not BY_NAME[n].readable]
+        write_only = [] if WRITE_ONLY.isdisjoint(fields) else [n for n in fields if n in WRITE_ONLY]
+        if not changes and not write_only:
+            plan.unchanged.append(user.handle)
+            return None
         body = patch_body(fields, changes, current)
         for name in write_only:
             if self.sync_write_only:
@@ -89,32 +94,34 @@ class PlanBuilder:
                     plan.write_only_notes.append(f"@{user.handle}: {name} changed since {self.since[0]}; sent.")
         if not body:
             plan.unchanged.append(user.handle)
-            return
+            return None
         compared = [n for n in fields if BY_NAME[n].readable]
-        plan.changes.append(
-            UserChange(
-                handle=user.handle,
-                user_id=user.user_id,
-                name=str(current.get("name") or fields.get("name") or ""),
-                path=user.path,
-                changes=changes,
-                body=body,
-                lane=lane_of(body).value,
-                fingerprint=fingerprint(current, compared),
-                compared=compared,
-                write_only=write_only,
-            )
+        change = UserChange(
+            handle=user.handle,
+            user_id=user.user_id,
+            name=str(current.get("name") or fields.get("name") or ""),
+            path=user.path,
+            changes=changes,
+            body=body,
+            lane=lane_of(body).value,
+            fingerprint=fingerprint(current, compared),
+            compared=compared,
+            write_only=write_only,
         )
+        plan.changes.append(change)
+        return change
 
     def finish(self) -> Plan:
         """The plan in file order, whatever order the users were added in."""
         plan = self.plan
-        order = {u.handle: i for i, u in enumerate(self.result.users)}
+        order = self.order
         plan.changes.sort(key=lambda c: order[c.handle])
         plan.unchanged.sort(key=order.__getitem__)
         plan.errors.sort(key=lambda e: order.get(e.handle, -1))
         sent = {(c.handle, n) for c in plan.changes for n in c.write_only if n in c.body}
         for user in self.result.users:
+            if WRITE_ONLY.isdisjoint(user.fields):
+                continue
             skipped = [n for n in user.fields if not BY_NAME[n].readable and (user.handle, n) not in sent]
             if skipped:
                 why = f"unchanged since {self.since[0]}" if self.since else "use --since REF or --sync-write-only"
@@ -186,7 +193,6 @@ def check_unique_against_live(
     `holders` maps (field, normalised value) to the holder's user id, from batch_get_id for mobiles
     and e-mails; employee_no is checked against the live users this run has read anyway.
     """
-    sources = {u.user_id: u for u in result.users}
     # a value its live holder gives up in this same plan is free (e.g. two users swap e-mails)
     leaving = {
         (name, comparable(BY_NAME[name], live_value(live.get(c.user_id, {}), name)))
@@ -208,7 +214,7 @@ def check_unique_against_live(
             key = (name, comparable(BY_NAME[name], value))
             holder = holders.get(key)
             if holder and holder != change.user_id and key not in leaving:
-                src = sources[change.user_id].source
+                src = next(u for u in result.users if u.user_id == change.user_id).source
                 line, col = src.locate([name])
                 where = f"{src.path}:{line}:{col}" if line else src.path
                 other = plan.names.get(holder, holder)
@@ -270,7 +276,10 @@ def plan_directory(
     """
     builder = PlanBuilder(state, result, base_url=client.base_url, sync_write_only=sync_write_only, since=since)
     by_id = {u.user_id: u for u in result.users}
+    # only the live records later steps look at are kept: the rest are freed batch by batch
     live: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()
+    holders: dict[tuple[str, Any], str] = {}
 
     def batches() -> Iterator[dict[str, dict[str, Any]]]:
         if reads is not None:
@@ -279,11 +288,14 @@ def plan_directory(
 
     for batch in batches():  # diff each batch while the next ones are read
         for user_id, current in batch.items():
-            if user_id in by_id and user_id not in live:
-                live[user_id] = current
-                builder.add(by_id[user_id], current)
+            if user_id in by_id and user_id not in seen:
+                seen.add(user_id)
+                if builder.add(by_id[user_id], current) is not None or scan_unmanaged:
+                    live[user_id] = current
+                if current.get("employee_no"):
+                    holders.setdefault(("employee_no", current["employee_no"]), user_id)
     for user_id, user in by_id.items():
-        if user_id not in live:
+        if user_id not in seen:
             builder.add(user, None)
     plan = builder.finish()
     if scan_unmanaged:
@@ -292,7 +304,6 @@ def plan_directory(
     # only the values this plan changes are looked up: never a scan of the whole directory
     emails = sorted({c.body["email"] for c in plan.changes if c.body.get("email")})
     mobiles = sorted({c.body["mobile"] for c in plan.changes if c.body.get("mobile")})
-    holders: dict[tuple[str, Any], str] = {}
     if emails or mobiles:
         for entry in client.batch_get_id(emails, mobiles):
             for name in ("email", "mobile"):
