@@ -26,12 +26,9 @@ from .apply import ApplyReport, apply_plan, check_guards
 from .client import BATCH_SIZE, DirectoryClient, UserReads
 from .config import Credentials, Settings, base_url_from, credentials_from_env, load_settings
 from .desired import DesiredState, LoadWatcher, load_directory
-from .emulator import Faults, Quotas, demo_seed, generate_org, load_seed, serve
 from .engine import ReadAhead, plan_directory
 from .errors import ReconcilerError, ValidationFailed
 from .fields import WRITE_ONLY
-from .gitref import user_files_at
-from .importer import import_directory
 from .plan import Plan, load_plan, save_plan
 from .render import RENDERERS, REPORT_RENDERERS
 from .validate import ValidationResult, validate
@@ -211,6 +208,8 @@ def _plan_valid(
     since = None
     if req.since:
         handles = [u.handle for u in result.users if WRITE_ONLY.intersection(u.fields)]
+        from .gitref import user_files_at  # the emulator, git and import code load only when used
+
         since = (req.since, user_files_at(req.since, req.directory, handles))
     return plan_directory(
         state,
@@ -480,6 +479,8 @@ def import_cmd(directory: Path, force: bool) -> None:
             if dept:
                 for user in client.find_by_department(dept):
                     seen.setdefault(user[settings.user_id_type], user)
+    from .importer import import_directory
+
     dept_text, files = import_directory(list(seen.values()), departments, settings)
     users_dir.mkdir(parents=True, exist_ok=True)
     (directory / "departments.yaml").write_text(dept_text, "utf-8")
@@ -531,6 +532,8 @@ def emulator_cmd(
     """
     if seed and generate:
         raise click.UsageError("--seed and --generate are alternatives; give one")
+    from .emulator import Faults, Quotas, demo_seed, generate_org, load_seed, serve
+
     data = load_seed(seed) if seed else generate_org(generate) if generate else demo_seed()
     faults = Faults()
     server = serve(data, port=port, quotas=Quotas(enabled=quotas, time_scale=time_scale), faults=faults)
@@ -575,6 +578,8 @@ def demo_cmd(do_apply: bool, directory: Path | None, show_sensitive: bool) -> No
     The emulator is seeded with a live org that differs from directory/ in a handful of fields.
     """
     folder = _demo_directory(directory)
+    from .emulator import demo_seed, serve
+
     with serve(demo_seed()) as server:
         click.echo(f"Demo: built-in Feishu emulator at {server.url}, desired state in {folder}/", err=True)
         click.echo("", err=True)

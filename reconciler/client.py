@@ -8,6 +8,7 @@ It never sends the deprecated PUT: PUT replaces the whole user and would wipe un
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -47,6 +49,9 @@ class ClientStats:
 
 class Cancelled(Exception):
     """A call given up before it was sent (its caller no longer needs it)."""
+
+
+SAFE_QUERY_VALUE = re.compile(r"[A-Za-z0-9_.~-]*")  # needs no percent-encoding in a query
 
 
 class Slot:
@@ -292,7 +297,7 @@ class DirectoryClient:
         method: str,
         path: str,
         *,
-        params: Any = None,
+        params: list[tuple[str, str]] | None = None,
         json: Any = None,
         auth: bool = True,
         lane: Lane = Lane.NORMAL,
@@ -316,7 +321,7 @@ class DirectoryClient:
             delay: float | None = None
             try:
                 try:
-                    resp = self._http.request(method, path, params=params, json=json, headers=headers)
+                    resp = self._http.request(method, self._url(path, params), json=json, headers=headers)
                 finally:
                     if slot is not None:
                         self.scheduler.release(slot)
@@ -377,6 +382,16 @@ class DirectoryClient:
             return min(60.0, max(0.01, float(raw)))
         except ValueError:
             return 1.0
+
+    def _url(self, path: str, params: list[tuple[str, str]] | None) -> httpx.URL:
+        """The absolute URL, its query encoded here: given `params=`, httpx re-parses and re-checks
+        a 50-id query character by character three times, ~0.3 ms of CPU per batch read."""
+        if params:
+            path += "?" + "&".join(
+                f"{key}={value if SAFE_QUERY_VALUE.fullmatch(value) else quote(value, safe='')}"
+                for key, value in params
+            )
+        return httpx.URL(self.base_url + path)
 
     def _params(self, **extra: Any) -> list[tuple[str, str]]:
         params = [("user_id_type", self.user_id_type), ("department_id_type", self.department_id_type)]

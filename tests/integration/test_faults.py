@@ -214,3 +214,13 @@ def test_a_token_expiring_at_a_given_time_is_refreshed(live: Live, seed_user_ids
     live.faults(expire_token_at_seconds=0)
     assert client.fetch_users([seed_user_ids["bob"]])
     assert client.stats.token_refreshes == 1
+
+
+def test_query_values_that_need_escaping_arrive_intact(live: Live, make_client):
+    odd = "od x&user_id_type=union_id/é"
+    client = make_client()
+    with pytest.raises(ApiError):  # no such department: the point is what the server was asked
+        client.find_by_department(odd)
+    query = [r for r in live.requests() if r["path"].endswith("/find_by_department")][-1]["query"]
+    assert query["department_id"] == [odd]
+    assert query["user_id_type"] == ["open_id"]
