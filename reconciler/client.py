@@ -213,10 +213,10 @@ class UserReads:
             self._submit()
         try:
             for future in as_completed(self._futures):
+                ids = self._futures.pop(future)  # the batch is the caller's now: hold no copy
                 if not future.cancelled() and not isinstance(future.exception(), Cancelled):
-                    batch = future.result()
-                    self.read.update(self._futures[future])
-                    yield batch
+                    self.read.update(ids)
+                    yield future.result()
         finally:
             self.stop()
 
