@@ -285,8 +285,9 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in headers.items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        # headers and body in one write: one packet to wake the client, not two
+        self._headers_buffer.extend((b"\r\n", body))
+        self.flush_headers()
 
     def _control(self, app: Emulator, raw: bytes) -> tuple[int, dict[str, str], bytes]:
         path = urlsplit(self.path).path
