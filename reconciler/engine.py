@@ -185,6 +185,12 @@ def build_plan(
 UNIQUE = (("mobile", 41001, "mobile"), ("email", 41002, "e-mail"), ("employee_no", 44051, "employee_no"))
 
 
+def hold_employee_no(holders: dict[tuple[str, Any], str], user_id: str, live: dict[str, Any]) -> None:
+    """Record that this live user holds its employee_no (the first holder read wins)."""
+    if live.get("employee_no"):
+        holders.setdefault(("employee_no", live["employee_no"]), user_id)
+
+
 def check_unique_against_live(
     plan: Plan, result: ValidationResult, live: dict[str, dict[str, Any]], holders: dict[tuple[str, Any], str]
 ) -> None:
@@ -202,8 +208,7 @@ def check_unique_against_live(
     }
     holders = dict(holders)
     for user_id, user in live.items():
-        if user.get("employee_no"):
-            holders.setdefault(("employee_no", user["employee_no"]), user_id)
+        hold_employee_no(holders, user_id, user)
     kept = []
     for change in plan.changes:
         clash = None
@@ -292,8 +297,7 @@ def plan_directory(
                 seen.add(user_id)
                 if builder.add(by_id[user_id], current) is not None or scan_unmanaged:
                     live[user_id] = current
-                if current.get("employee_no"):
-                    holders.setdefault(("employee_no", current["employee_no"]), user_id)
+                hold_employee_no(holders, user_id, current)
     for user_id, user in by_id.items():
         if user_id not in seen:
             builder.add(user, None)
