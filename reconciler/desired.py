@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,17 +56,19 @@ class DesiredState:
 
 
 class LoadWatcher(Protocol):
-    """Sees the user files load: `listed()` once the files are known (before the parsing processes
-    are forked: no threads yet), `started()` once those processes exist (threads are safe to start
-    from then on), then `loaded()` for each file as soon as it is parsed, in name order: the user,
-    or None for a file that could not be loaded. `background`: parsing is not the critical path, so
-    its processes run at low priority."""
+    """Sees the user files load: `started()` once the parsing processes exist (threads are safe to
+    start from then on), `scanned()` with the user_ids a line scan found in the first `scan_ahead`
+    files that have one (by then a parsing process has scanned them while `started()` ran), then
+    `loaded()` for each file as soon as it is parsed, in name order: the user, or None for a file
+    that could not be loaded. `background`: parsing is not the critical path, so its processes run
+    at low priority."""
 
     background: bool
-
-    def listed(self, folder: Path, names: list[str]) -> None: ...
+    scan_ahead: int
 
     def started(self) -> None: ...
+
+    def scanned(self, user_ids: list[str]) -> None: ...
 
     def loaded(self, user: DesiredUser | None) -> None: ...
 
@@ -138,29 +141,40 @@ def _load_user(folder: str, name: str, shown_dir: str) -> Loaded:
     return name, digest, data, schema_accepts()(data), None
 
 
-def _load_chunk(job: tuple[str, list[str], str]) -> list[Loaded]:
-    folder, names, shown_dir = job
+def _load_chunk(job: tuple[str, list[str], str, bool]) -> list[Loaded]:
+    folder, names, shown_dir, background = job
+    if background and os.getpriority(os.PRIO_PROCESS, 0) < 19:
+        os.setpriority(os.PRIO_PROCESS, 0, 19)  # a scan ahead ran first, at full priority
     return [_load_user(folder, n, shown_dir) for n in names]
+
+
+def _scan_ahead(folder: str, names: list[str], count: int) -> list[str]:
+    return list(islice(scan_user_ids(folder, names), count))
 
 
 def _load_users(folder: Path, names: list[str], shown_dir: str, watcher: LoadWatcher | None) -> Iterator[Loaded]:
     """Every user file in name order, as each chunk is parsed; on all cores for large directories
     (parsing dominates a plan's CPU)."""
     cores = os.cpu_count() or 1
-    if watcher is not None:
-        watcher.listed(folder, names)
+    background = watcher is not None and watcher.background
     if len(names) < PARALLEL_FROM or cores < 2 or "fork" not in mp.get_all_start_methods():
         if watcher is not None:
             watcher.started()
-        yield from _load_chunk((str(folder), names, shown_dir))
+            if watcher.scan_ahead:
+                watcher.scanned(_scan_ahead(str(folder), names, watcher.scan_ahead))
+        yield from _load_chunk((str(folder), names, shown_dir, False))
         return
-    jobs = [(str(folder), names[i : i + CHUNK], shown_dir) for i in range(0, len(names), CHUNK)]
+    jobs = [(str(folder), names[i : i + CHUNK], shown_dir, background) for i in range(0, len(names), CHUNK)]
     gc.freeze()  # children's collections would otherwise touch (and copy) every inherited page
-    nice = (os.nice, (19,)) if watcher is not None and watcher.background else (None, ())
-    with mp.get_context("fork").Pool(min(cores, len(jobs)), *nice) as pool:
+    with mp.get_context("fork").Pool(min(cores, len(jobs))) as pool:
+        # queued first, so a process scans while this one runs started() (the watcher's own setup)
+        scan = watcher is not None and watcher.scan_ahead
+        ahead = pool.apply_async(_scan_ahead, (str(folder), names, watcher.scan_ahead)) if scan else None
         results = pool.imap(_load_chunk, jobs)
         if watcher is not None:
             watcher.started()  # after the fork: the watcher may start threads now
+            if ahead is not None:
+                watcher.scanned(ahead.get())
         for chunk in results:
             yield from chunk
 
@@ -173,7 +187,7 @@ def user_file_names(folder: Path) -> list[str]:
     return sorted(e.name for e in os.scandir(folder) if e.name.endswith(USER_SUFFIXES) and e.is_file())
 
 
-def scan_user_ids(folder: Path, names: list[str]) -> Iterator[str]:
+def scan_user_ids(folder: str | Path, names: list[str]) -> Iterator[str]:
     """Each named file's `user_id:` line, in order, by a line scan about 10× cheaper than parsing.
 
     A guess to start reads early (`plan --eager-reads`), never a substitute for the parsed and

@@ -4,12 +4,10 @@ adds the one read it needs (batch GET of the declared users)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import islice
-from pathlib import Path
 from typing import Any
 
 from .client import DirectoryClient, UserReads
-from .desired import DesiredState, DesiredUser, scan_user_ids
+from .desired import DesiredState, DesiredUser
 from .diff import comparable, diff_user, fingerprint, live_value, patch_body
 from .fields import BY_NAME, IDENTITY_KEY, WRITE_ONLY, lane_of
 from .plan import Plan, PlanError, UserChange
@@ -135,25 +133,24 @@ class PlanBuilder:
 class ReadAhead:
     """Reads sent while the directory is still being parsed (`plan --eager-reads`); a LoadWatcher.
 
-    A line scan finds the user_ids of the first quota window's worth of files before the parsing
-    processes start (alone on the cores, it is several times faster than while they run); once
-    they exist, that whole window is queued at once. Parsed users add theirs (the rest, and any
-    the scan missed) long before the next window opens. Parsing runs at low priority: under
-    quotas the reads are the critical path. The first file that cannot be valid stops all reads.
+    While a parsing process line-scans the first quota window's worth of files for their
+    user_ids, this one connects and fetches the token; then that whole window is queued at once.
+    Parsed users add theirs (the rest, and any the scan missed) long before the next window
+    opens. Parsing runs at low priority: under quotas the reads are the critical path. The first
+    file that cannot be valid stops all reads.
     """
 
     background = True
 
     def __init__(self, reads: UserReads, first_window: int):
         self.reads = reads
-        self.first_window = first_window  # ids
-        self.scanned: list[str] = []
-
-    def listed(self, folder: Path, names: list[str]) -> None:
-        self.scanned = list(islice(scan_user_ids(folder, names), self.first_window))
+        self.scan_ahead = first_window  # ids
 
     def started(self) -> None:
-        for user_id in self.scanned:
+        self.reads.connect()
+
+    def scanned(self, user_ids: list[str]) -> None:
+        for user_id in user_ids:
             self.reads.add(user_id)
 
     def loaded(self, user: DesiredUser | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reconciler import desired
 from reconciler.desired import load_directory, scan_user_ids, user_file_names
 from reconciler.engine import ReadAhead, build_plan, check_unique_against_live
 from reconciler.validate import validate
@@ -73,11 +74,15 @@ def test_write_only_fields_are_not_sent_unless_asked(tmp_path: Path):
 
 
 class FakeReads:
-    """What ReadAhead drives: the ids it queues, and whether it stopped."""
+    """What ReadAhead drives: the ids it queues, whether it connected first, whether it stopped."""
 
     def __init__(self) -> None:
         self.added: list[str] = []
+        self.connected_before: list[str] | None = None
         self.stopped = False
+
+    def connect(self) -> None:
+        self.connected_before = list(self.added)
 
     def add(self, user_id: str) -> None:
         self.added.append(user_id)
@@ -95,9 +100,19 @@ def _watch(directory: Path, first_window: int = 2500) -> FakeReads:
 def test_read_ahead_queues_the_scanned_first_window_then_each_parsed_id(tmp_path: Path):
     users = {"a": "user_id: ou_a\n", "b": "user_id: 'ou_b'  # quoted\n", "c": "name: C\nuser_id: ou_c\n"}
     reads = _watch(_dir(tmp_path, users), first_window=2)
+    assert reads.connected_before == []  # the token first, so the window goes out the moment it is full
     assert reads.added[:2] == ["ou_a", "ou_b"]  # the line scan, before any file is parsed
     assert reads.added[2:] == ["ou_a", "ou_b", "ou_c"]  # then every parsed user (the client dedupes)
     assert not reads.stopped
+
+
+def test_read_ahead_gets_the_same_ids_when_parsing_processes_do_the_scan(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(desired, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(desired, "CHUNK", 2)
+    users = {"a": "user_id: ou_a\n", "b": "user_id: 'ou_b'  # quoted\n", "c": "name: C\nuser_id: ou_c\n"}
+    reads = _watch(_dir(tmp_path, users), first_window=2)
+    assert reads.connected_before == []
+    assert reads.added == ["ou_a", "ou_b", "ou_a", "ou_b", "ou_c"]
 
 
 def test_read_ahead_stops_at_the_first_file_that_cannot_be_valid(tmp_path: Path):

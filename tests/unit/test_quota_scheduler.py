@@ -85,3 +85,28 @@ def test_a_waiting_call_is_given_up_when_its_cancel_event_is_set():
     scheduler.wake()
     waiter.join(10)
     assert outcome == ["cancelled"]
+
+
+def test_a_caller_waiting_on_a_call_in_flight_is_woken_by_its_answer():
+    scheduler = QuotaScheduler(Quotas(per_second=1, time_scale=100))  # a 10 ms window
+    first = scheduler.acquire("e")
+    sent = threading.Event()
+    waiter = threading.Thread(target=lambda: (scheduler.acquire("e"), sent.set()))
+    waiter.start()
+    assert not sent.wait(0.05)  # the window is full until the first call answers
+    scheduler.release(first)  # its answer says when the slot frees: one window from now
+    assert sent.wait(10)
+    waiter.join(10)
+
+
+def test_waiting_for_idle_returns_once_every_call_in_flight_has_answered():
+    scheduler = QuotaScheduler(Quotas(per_second=10))
+    first, second = scheduler.acquire("e"), scheduler.acquire("e")
+    idle = threading.Event()
+    waiter = threading.Thread(target=lambda: (scheduler.wait_idle(), idle.set()))
+    waiter.start()
+    scheduler.release(first)
+    assert not idle.wait(0.05)  # one call still in flight
+    scheduler.release(second)
+    assert idle.wait(10)
+    waiter.join(10)
