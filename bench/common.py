@@ -44,7 +44,7 @@ class Emulator:
 def start_emulator(n: int, *args: str) -> Emulator:
     """`reconciler emulator --generate N` in its own process (so it does not share our cores' GIL)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler.cli", "emulator", "--generate", str(n), *args],
+        [sys.executable, "-m", "reconciler", "emulator", "--generate", str(n), *args],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -67,7 +67,7 @@ def run_cli(url: str, *args: str) -> Run:
     env = {**os.environ, **APP_ENV, "FEISHU_BASE_URL": url}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "reconciler.cli", *args], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "reconciler", *args], env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

@@ -647,8 +647,3 @@ def main() -> None:
         except (OSError, ValueError):  # a closed pipe (`reconciler plan | head`): nothing left to say
             pass
     os._exit(code or 0)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
-    main()

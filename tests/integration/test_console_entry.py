@@ -12,7 +12,7 @@ from tests.conftest import APP, Live
 
 
 def _reconciler(live: Live, *args: str, pipe: str = "") -> subprocess.CompletedProcess[str]:
-    command = f"{sys.executable} -m reconciler.cli {' '.join(args)}" + (f" | {pipe}" if pipe else "")
+    command = f"{sys.executable} -m reconciler {' '.join(args)}" + (f" | {pipe}" if pipe else "")
     env = {**os.environ, **APP, "FEISHU_BASE_URL": live.url}
     return subprocess.run(["bash", "-o", "pipefail", "-c", command], env=env, capture_output=True, text=True)
 

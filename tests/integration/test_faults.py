@@ -78,7 +78,7 @@ def test_kill_9_during_apply_then_a_rerun_converges_without_rewriting_anyone(org
     live.faults(rate=1.0, kinds=["delay"], delay_ms=5)  # slow every answer so the kill lands mid-run
     env = {**os.environ, **APP, "FEISHU_BASE_URL": live.url}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler.cli", "apply", "--dir", str(directory), "--auto-approve"],
+        [sys.executable, "-m", "reconciler", "apply", "--dir", str(directory), "--auto-approve"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
