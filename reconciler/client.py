@@ -219,7 +219,9 @@ class UserReads:
     def _submit(self) -> None:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self._client.concurrency)
-        future = self._pool.submit(self._client.read_batch, self._pending, cancel=self._cancel)
+        # the URL is built here, where ids arrive between bursts, not by the read thread mid-burst
+        url = self._client.batch_url(self._pending)
+        future = self._pool.submit(self._client.read_batch, self._pending, cancel=self._cancel, url=url)
         self._futures[future] = self._pending
         self._pending = []
 
@@ -341,7 +343,7 @@ class DirectoryClient:
         self,
         endpoint: str,
         method: str,
-        path: str,
+        path: str | httpx.URL,
         *,
         params: list[tuple[str, str]] | None = None,
         json: Any = None,
@@ -353,8 +355,10 @@ class DirectoryClient:
     ) -> tuple[dict[str, Any], str | None]:
         """One logical call with quotas and retries; returns (payload, log id) or raises.
 
-        `paced`: a write, spaced evenly instead of sent in bursts (see QuotaScheduler)."""
+        `paced`: a write, spaced evenly instead of sent in bursts (see QuotaScheduler). `path` may
+        be a URL already built (see batch_url)."""
         what = what or f"{method} {path}"
+        url = path if isinstance(path, httpx.URL) else self._url(path, params)
         deadline = time.monotonic() + self.retry.total_seconds
         refreshed = False
         attempt = 0
@@ -367,7 +371,7 @@ class DirectoryClient:
             delay: float | None = None
             try:
                 try:
-                    resp = self._http.request(method, self._url(path, params), json=json, headers=headers)
+                    resp = self._http.request(method, url, json=json, headers=headers)
                 finally:
                     if slot is not None:
                         self.scheduler.release(slot)
@@ -472,15 +476,17 @@ class DirectoryClient:
             for future in as_completed([pool.submit(self.read_batch, c) for c in chunks]):
                 yield future.result()
 
-    def read_batch(self, user_ids: list[str], cancel: threading.Event | None = None) -> dict[str, dict[str, Any]]:
-        """One batch GET of up to 50 users: the live users by id. `cancel`: see QuotaScheduler.acquire."""
+    def batch_url(self, user_ids: list[str]) -> httpx.URL:
+        """The URL of one batch GET (httpx checks a 50-id URL character by character: ~0.1 ms)."""
+        return self._url(f"{USERS}/batch", self._params(user_ids=user_ids))
+
+    def read_batch(
+        self, user_ids: list[str], cancel: threading.Event | None = None, url: httpx.URL | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """One batch GET of up to 50 users: the live users by id. `cancel`: see QuotaScheduler.acquire;
+        `url`: batch_url(user_ids), when built ahead."""
         payload, _ = self._send(
-            "users.batch",
-            "GET",
-            f"{USERS}/batch",
-            params=self._params(user_ids=user_ids),
-            what=f"reading {len(user_ids)} users",
-            cancel=cancel,
+            "users.batch", "GET", url or self.batch_url(user_ids), what=f"reading {len(user_ids)} users", cancel=cancel
         )
         items = (payload.get("data") or {}).get("items") or []
         key = self.user_id_type
