@@ -6,6 +6,7 @@ import base64
 import json
 import re
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -323,6 +324,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
     app: Emulator
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client went away (a killed or interrupted run): not the emulator's error
+        super().handle_error(request, client_address)
 
 
 class EmulatorServer:

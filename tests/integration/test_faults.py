@@ -6,8 +6,11 @@ import json
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -224,3 +227,17 @@ def test_query_values_that_need_escaping_arrive_intact(live: Live, make_client):
     query = [r for r in live.requests() if r["path"].endswith("/find_by_department")][-1]["query"]
     assert query["department_id"] == [odd]
     assert query["user_id_type"] == ["open_id"]
+
+
+def test_a_client_that_hangs_up_mid_request_is_no_error_of_the_emulator(live: Live, capsys):
+    host, port = live.url.removeprefix("http://").split(":")
+    threads = threading.active_count()
+    with socket.create_connection((host, int(port))) as conn:
+        conn.sendall(b"GET /open-apis/contact/v3/users/batch HTTP/1.1\r\nHost: x\r\n")  # headers never end
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+    deadline = time.monotonic() + 10
+    while threading.active_count() > threads and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the connection's handler thread has seen the reset and ended
+    assert threading.active_count() == threads
+    assert httpx.get(live.url + "/_emulator/requests", trust_env=False).status_code == 200  # still serving
+    assert "Traceback" not in capsys.readouterr().err
