@@ -26,7 +26,7 @@ from . import __version__, bundled
 from .apply import ApplyReport, apply_plan, check_guards
 from .client import BATCH_SIZE, DirectoryClient, UserReads
 from .config import Credentials, Settings, base_url_from, credentials_from_env, load_settings
-from .desired import DesiredState, LoadWatcher, load_directory
+from .desired import DesiredState, LoadWatcher, load_directory, user_file_names
 from .engine import ReadAhead, plan_directory
 from .errors import ReconcilerError, ValidationFailed
 from .fields import WRITE_ONLY
@@ -496,7 +496,7 @@ def import_cmd(directory: Path, force: bool) -> None:
     so that `plan` right after `import` shows no changes.
     """
     users_dir = directory / "users"
-    existing = sorted(users_dir.glob("*.yaml")) if users_dir.is_dir() else []
+    existing = user_file_names(users_dir) if users_dir.is_dir() else []
     if existing and not force:
         raise ReconcilerError(f"{users_dir} already holds {len(existing)} user files; pass --force to overwrite them")
     settings = load_settings(directory) if directory.is_dir() else Settings()

@@ -44,3 +44,13 @@ def test_import_refuses_to_overwrite_user_files_without_force(tmp_path: Path, or
         result = _run(live, "import", "--dir", str(org))
         assert result.exit_code == 1
         assert "--force" in result.output
+
+
+def test_import_counts_yml_user_files_as_files_it_would_overwrite(tmp_path: Path):
+    users = tmp_path / "directory" / "users"
+    users.mkdir(parents=True)
+    (users / "zhangsan.yml").write_text("user_id: ou_x\n", "utf-8")
+    for live in start(demo_seed()):
+        result = _run(live, "import", "--dir", str(tmp_path / "directory"))
+        assert result.exit_code == 1
+        assert "already holds 1 user files" in result.output
