@@ -45,6 +45,7 @@ class PlanBuilder:
         self.plan.names.update({u.user_id: "@" + u.handle for u in result.users})
         self.plan.warnings = [str(i) for i in result.warnings]
         self.order = {u.handle: i for i, u in enumerate(result.users)}
+        self.with_write_only = [u for u in result.users if not WRITE_ONLY.isdisjoint(u.fields)]
 
     def add(self, user: ResolvedUser, current: dict[str, Any] | None) -> UserChange | None:
         """Plan one declared user against its live record (None: the API did not return it); the
@@ -117,9 +118,7 @@ class PlanBuilder:
         plan.unchanged.sort(key=order.__getitem__)
         plan.errors.sort(key=lambda e: order.get(e.handle, -1))
         sent = {(c.handle, n) for c in plan.changes for n in c.write_only if n in c.body}
-        for user in self.result.users:
-            if WRITE_ONLY.isdisjoint(user.fields):
-                continue
+        for user in self.with_write_only:
             skipped = [n for n in user.fields if not BY_NAME[n].readable and (user.handle, n) not in sent]
             if skipped:
                 why = f"unchanged since {self.since[0]}" if self.since else "use --since REF or --sync-write-only"
@@ -286,7 +285,7 @@ def plan_directory(
     def batches() -> Iterator[dict[str, dict[str, Any]]]:
         if reads is not None:
             yield from reads.results()
-        yield from client.iter_users([i for i in by_id if reads is None or i not in reads.read])
+        yield from client.iter_users(by_id if reads is None else [i for i in by_id if i not in reads.read])
 
     for batch in batches():  # diff each batch while the next ones are read
         for user_id, current in batch.items():
@@ -295,9 +294,8 @@ def plan_directory(
                 if builder.add(by_id[user_id], current) is not None or scan_unmanaged:
                     live[user_id] = current
                 hold_employee_no(holders, user_id, current)
-    for user_id, user in by_id.items():
-        if user_id not in seen:
-            builder.add(user, None)
+    for user_id in by_id.keys() - seen:  # not returned by the API: errors, sorted by finish()
+        builder.add(by_id[user_id], None)
     plan = builder.finish()
     if scan_unmanaged:
         members = {d: client.find_by_department(d) for d in managed_departments(state, result, live)}

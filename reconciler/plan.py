@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,17 @@ class PlanError:
     code: int | None = None
 
 
+def _plain(value: Any) -> Any:
+    """A copy of a change, an error or the JSON-like values in them, as dicts and lists."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (UserChange, FieldChange, PlanError)):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    return value
+
+
 @dataclass
 class Plan:
     base_url: str
@@ -99,11 +110,12 @@ class Plan:
         return f"Plan: {n} {users} to change ({self.field_count} fields), {len(self.unchanged)} unchanged."
 
     def to_dict(self) -> dict[str, Any]:
-        # asdict deep-copies every unchanged handle and name one by one: the bulk of a large plan
+        # a copy (renderers mask it), but not asdict's: it deep-copies every unchanged handle and
+        # name one by one, and every string of the changes (~3 ms per 100 changes)
         data: dict[str, Any] = {
             **{f.name: getattr(self, f.name) for f in fields(self)},
-            "changes": [asdict(c) for c in self.changes],
-            "errors": [asdict(e) for e in self.errors],
+            "changes": [_plain(c) for c in self.changes],
+            "errors": [_plain(e) for e in self.errors],
             "unchanged": list(self.unchanged),
             "unmanaged": [dict(u) for u in self.unmanaged],
             "warnings": list(self.warnings),
