@@ -58,7 +58,7 @@ class DesiredState:
 class LoadWatcher(Protocol):
     """Sees the user files load: `started()` once the parsing processes exist (threads are safe to
     start from then on), `scanned()` with the user_ids a line scan found in the first `scan_ahead`
-    files that have one (by then a parsing process has scanned them while `started()` ran), then
+    files that have one (a parsing process lists and scans them while `started()` runs), then
     `loaded()` for each file as soon as it is parsed, in name order: the user, or None for a file
     that could not be loaded. `background`: parsing is not the critical path, so its processes run
     at low priority."""
@@ -152,37 +152,47 @@ def _scan_ahead(folder: str, names: list[str], count: int) -> list[str]:
     return list(islice(scan_user_ids(folder, names), count))
 
 
-def _load_users(folder: Path, names: list[str], shown_dir: str, watcher: LoadWatcher | None) -> Iterator[Loaded]:
-    """Every user file in name order, as each chunk is parsed; on all cores for large directories
-    (parsing dominates a plan's CPU)."""
+def _list_and_scan(folder: str, count: int) -> tuple[list[str], list[str]]:
+    names = user_file_names(folder)
+    return names, _scan_ahead(folder, names, count)
+
+
+def _load_users(folder: Path, shown_dir: str, watcher: LoadWatcher | None) -> Iterator[Loaded]:
+    """Every user file of `folder` in name order, as each chunk is parsed; on all cores for large
+    directories (parsing dominates a plan's CPU)."""
     cores = os.cpu_count() or 1
+    forks = cores >= 2 and "fork" in mp.get_all_start_methods()
+    scan = watcher.scan_ahead if watcher is not None else 0
+    names: list[str] | None = None
+    if not (forks and scan):
+        names = user_file_names(folder)
+        if not forks or len(names) < PARALLEL_FROM:
+            if watcher is not None:
+                watcher.started()
+                if scan:
+                    watcher.scanned(_scan_ahead(str(folder), names, scan))
+            yield from _load_chunk((str(folder), names, shown_dir, False))
+            return
     background = watcher is not None and watcher.background
-    if len(names) < PARALLEL_FROM or cores < 2 or "fork" not in mp.get_all_start_methods():
-        if watcher is not None:
-            watcher.started()
-            if watcher.scan_ahead:
-                watcher.scanned(_scan_ahead(str(folder), names, watcher.scan_ahead))
-        yield from _load_chunk((str(folder), names, shown_dir, False))
-        return
-    jobs = [(str(folder), names[i : i + CHUNK], shown_dir, background) for i in range(0, len(names), CHUNK)]
     gc.freeze()  # children's collections would otherwise touch (and copy) every inherited page
-    with mp.get_context("fork").Pool(min(cores, len(jobs))) as pool:
-        # queued first, so a process scans while this one runs started() (the watcher's own setup)
-        scan = watcher is not None and watcher.scan_ahead
-        ahead = pool.apply_async(_scan_ahead, (str(folder), names, watcher.scan_ahead)) if scan else None
-        results = pool.imap(_load_chunk, jobs)
+    with mp.get_context("fork").Pool(cores) as pool:
         if watcher is not None:
+            # a process lists the files and scans the first ones while this one runs started()
+            ahead = pool.apply_async(_list_and_scan, (str(folder), scan)) if names is None else None
             watcher.started()  # after the fork: the watcher may start threads now
             if ahead is not None:
-                watcher.scanned(ahead.get())
-        for chunk in results:
+                names, ids = ahead.get()
+                watcher.scanned(ids)
+        assert names is not None
+        jobs = [(str(folder), names[i : i + CHUNK], shown_dir, background) for i in range(0, len(names), CHUNK)]
+        for chunk in pool.imap(_load_chunk, jobs):
             yield from chunk
 
 
 USER_ID_LINE = re.compile(rb"^user_id:[ \t]*(['\"]?)([A-Za-z0-9_.\-]+)\1[ \t]*(?:#.*)?\r?$", re.M)
 
 
-def user_file_names(folder: Path) -> list[str]:
+def user_file_names(folder: str | Path) -> list[str]:
     """The user files of users/, in name order (the order of every listing and message)."""
     return sorted(e.name for e in os.scandir(folder) if e.name.endswith(USER_SUFFIXES) and e.is_file())
 
@@ -229,10 +239,9 @@ def load_directory(root: Path, watcher: LoadWatcher | None = None, settings: Set
         hasher.update(b"settings\0" + settings_file.read_bytes() + b"\0")
     departments, issues = _load_departments(root / "departments.yaml", _display(root / "departments.yaml"), hasher)
     folder = root / "users"
-    names = user_file_names(folder)
     shown_dir = _display(folder)
     users: list[DesiredUser] = []
-    for name, digest, data, ok, issue in _load_users(folder, names, shown_dir, watcher):
+    for name, digest, data, ok, issue in _load_users(folder, shown_dir, watcher):
         hasher.update(name.encode() + b"\0" + digest + b"\0")
         if issue is not None:
             issues.append(issue)

@@ -132,7 +132,7 @@ class PlanBuilder:
 class ReadAhead:
     """Reads sent while the directory is still being parsed (`plan --eager-reads`); a LoadWatcher.
 
-    While a parsing process line-scans the first quota window's worth of files for their
+    While a parsing process lists the files and line-scans the first quota window's worth for their
     user_ids, this one connects and fetches the token; then that whole window is queued at once.
     Parsed users add theirs (the rest, and any the scan missed) long before the next window
     opens. Parsing runs at low priority: under quotas the reads are the critical path. The first
