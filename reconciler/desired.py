@@ -9,7 +9,6 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -57,8 +56,8 @@ class DesiredState:
 
 class LoadWatcher(Protocol):
     """Sees the user files load: `started()` once the parsing processes exist (threads are safe to
-    start from then on), `scanned()` with the user_ids a line scan found in the first `scan_ahead`
-    files that have one (a parsing process lists and scans them while `started()` runs), then
+    start from then on), `scanned()` (in parts) with the user_ids a line scan finds in the first
+    `scan_ahead` files (a parsing process lists and scans them while `started()` runs), then
     `loaded()` for each file as soon as it is parsed, in name order: the user, or None for a file
     that could not be loaded. `background`: parsing is not the critical path, so its processes run
     at low priority."""
@@ -148,13 +147,17 @@ def _load_chunk(job: tuple[str, list[str], str, bool]) -> list[Loaded]:
     return [_load_user(folder, n, shown_dir) for n in names]
 
 
-def _scan_ahead(folder: str, names: list[str], count: int) -> list[str]:
-    return list(islice(scan_user_ids(folder, names), count))
-
-
 def _list_and_scan(folder: str, count: int) -> tuple[list[str], list[str]]:
+    """The user files, and the user_ids a line scan finds in the first `count` of them."""
     names = user_file_names(folder)
-    return names, _scan_ahead(folder, names, count)
+    return names, _scan(folder, names[:count])
+
+
+def _scan(folder: str, names: list[str]) -> list[str]:
+    return list(scan_user_ids(folder, names))
+
+
+SCAN_LEAD = 1000  # files scanned before the first reads (~6 ms); the rest of the window is scanned as they go
 
 
 def _load_users(folder: Path, shown_dir: str, watcher: LoadWatcher | None) -> Iterator[Loaded]:
@@ -170,7 +173,7 @@ def _load_users(folder: Path, shown_dir: str, watcher: LoadWatcher | None) -> It
             if watcher is not None:
                 watcher.started()
                 if scan:
-                    watcher.scanned(_scan_ahead(str(folder), names, scan))
+                    watcher.scanned(_scan(str(folder), names[:scan]))
             yield from _load_chunk((str(folder), names, shown_dir, False))
             return
     background = watcher is not None and watcher.background
@@ -178,11 +181,15 @@ def _load_users(folder: Path, shown_dir: str, watcher: LoadWatcher | None) -> It
     with mp.get_context("fork").Pool(cores) as pool:
         if watcher is not None:
             # a process lists the files and scans the first ones while this one runs started()
-            ahead = pool.apply_async(_list_and_scan, (str(folder), scan)) if names is None else None
+            lead = min(scan, SCAN_LEAD)
+            ahead = pool.apply_async(_list_and_scan, (str(folder), lead)) if names is None else None
             watcher.started()  # after the fork: the watcher may start threads now
             if ahead is not None:
                 names, ids = ahead.get()
+                rest = pool.apply_async(_scan, (str(folder), names[lead:scan])) if scan > lead else None
                 watcher.scanned(ids)
+                if rest is not None:
+                    watcher.scanned(rest.get())
         assert names is not None
         jobs = [(str(folder), names[i : i + CHUNK], shown_dir, background) for i in range(0, len(names), CHUNK)]
         for chunk in pool.imap(_load_chunk, jobs):

@@ -143,7 +143,7 @@ class ReadAhead:
 
     def __init__(self, reads: UserReads, first_window: int):
         self.reads = reads
-        self.scan_ahead = first_window  # ids
+        self.scan_ahead = first_window  # files: one id each
 
     def started(self) -> None:
         self.reads.connect()
