@@ -9,7 +9,7 @@ import os
 def main() -> None:
     # no cyclic collection while the CLI's ~300 modules load, and none later over what they
     # loaded (frozen: it lives as long as the process): the collections that allocation would
-    # trigger walk every object loaded so far, and found nothing to free
+    # trigger walk every object loaded so far, and find nothing to free
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -132,11 +132,11 @@ class PlanBuilder:
 class ReadAhead:
     """Reads sent while the directory is still being parsed (`plan --eager-reads`); a LoadWatcher.
 
-    While a parsing process lists the files and line-scans the first quota window's worth for their
-    user_ids, this one connects and fetches the token; then that whole window is queued at once.
-    Parsed users add theirs (the rest, and any the scan missed) long before the next window
-    opens. Parsing runs at low priority: under quotas the reads are the critical path. The first
-    file that cannot be valid stops all reads.
+    While a parsing process lists the files and line-scans the first ones for their user_ids, this
+    one connects and fetches the token; then those reads are queued at once, and the rest of the
+    first quota window's as their scan comes in. Parsed users add theirs (the rest, and any the
+    scan missed) long before the next window opens. Parsing runs at low priority: under quotas the
+    reads are the critical path. The first file that cannot be valid stops all reads.
     """
 
     background = True

@@ -18,7 +18,7 @@ ID_FIELDS = {f.name for f in BY_NAME.values() if f.ref is not None}
 
 def plan_data(plan: Plan, *, show_sensitive: bool = False) -> dict[str, Any]:
     """The JSON document (format_version 1) every renderer starts from."""
-    data = plan.to_dict()  # a fresh copy (dataclasses.asdict): masking it leaves the plan intact
+    data = plan.to_dict()  # a fresh copy: masking it leaves the plan intact
     data["sensitive_values"] = "shown" if show_sensitive else "masked"
     if not show_sensitive:
         for change in data["changes"]:
