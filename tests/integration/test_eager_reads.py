@@ -108,3 +108,11 @@ def test_eager_reads_setting_must_be_true_or_false(run: Cli):
     result = run("plan", "--dir", str(run.directory))
     assert result.exit_code == 1
     assert "eager_reads: expected true or false" in result.output
+
+
+def test_eager_plan_with_a_wrong_app_secret_is_a_clear_error_before_any_read(live_large: Live, large: Path):
+    live_large.clear()
+    result = invoke(live_large, "plan", "--dir", str(large), "--eager-reads", env={"FEISHU_APP_SECRET": "wrong"})
+    assert result.exit_code == 1
+    assert "tenant access token" in result.output and "Traceback" not in result.output
+    assert [r["path"] for r in live_large.requests()] == [TOKEN]
