@@ -99,18 +99,22 @@ class QuotaScheduler:
 
     def _wait(self, key: str, limit: int, span: float, now: float) -> float | None:
         """Seconds until this window has room (None: not known until a call in flight answers)."""
-        window = self.windows.setdefault(key, deque())
+        window = self.windows.get(key)
+        if window is None:
+            window = self.windows[key] = deque()
         while window and window[0].done is not None and window[0].done <= now - span:
             window.popleft()
         if len(window) < limit:
             return 0.0
-        # answers arrive out of order: the slot that frees room is the limit-th newest by answer time
-        live = [s.done for s in window if s.done is None or s.done > now - span]
-        if len(live) < limit:
+        # answers arrive out of order: the slot that frees room is the limit-th newest by answer
+        # time, and calls still in flight (no answer yet) are the newest of all
+        answered = sorted(s.done for s in window if s.done is not None and s.done > now - span)
+        in_flight = sum(1 for s in window if s.done is None)
+        live = len(answered) + in_flight
+        if live < limit:
             return 0.0
-        ends = sorted(live, key=lambda d: float("inf") if d is None else d)
-        freeing = ends[len(live) - limit]
-        return None if freeing is None else freeing + span + self.EPSILON - now
+        index = live - limit
+        return answered[index] + span + self.EPSILON - now if index < len(answered) else None
 
     def acquire(
         self, endpoint: str, lane: Lane = Lane.NORMAL, *, paced: bool = False, cancel: threading.Event | None = None
