@@ -174,14 +174,19 @@ class Faults:
             self.injected[kind] = self.injected.get(kind, 0) + 1
             return kind
 
-    def should_drop(self, endpoint: str) -> bool:
-        return "drop" in self.kinds and self._roll(endpoint, ("drop",)) == "drop"
+    def roll(self, endpoint: str) -> str | None:
+        """The fault this request gets, if any: `rate` is the share of requests that fail, each with
+        one of the configured kinds that can happen to this endpoint (44025 only to writes)."""
+        write = endpoint in ("users.patch", "users.put")
+        kinds = tuple(k for k in self.kinds if k in ("500", "503", "drop") or (k == "44025" and write))
+        return self._roll(endpoint, kinds)
 
     def delay(self) -> None:
         if self.delay_ms and "delay" in self.kinds:
             time.sleep(self.delay_ms / 1000)
 
-    def before_request(self, endpoint: str) -> None:
+    def before_request(self, endpoint: str, fault: str | None = None) -> None:
+        """Token expiry, then the request's rolled `fault` (see roll), as the API would answer it."""
         with self.lock:
             self.seen += 1
             expire = self.expire_after is not None and self.seen == self.expire_after
@@ -191,12 +196,9 @@ class Faults:
             self.store.expire_tokens()
             self.injected["token_expiry"] = self.injected.get("token_expiry", 0) + 1
             raise fail(99991663, "Invalid access token for authorization. Please make a request with token attached.")
-        write = endpoint in ("users.patch", "users.put")
-        kinds = tuple(k for k in self.kinds if k in ("500", "503") or (k == "44025" and write))
-        kind = self._roll(endpoint, kinds)
-        if kind in ("500", "503"):
-            raise ApiFailure(int(kind), 55001, "internal server error")
-        if kind == "44025":
+        if fault in ("500", "503"):
+            raise ApiFailure(int(fault), 55001, "internal server error")
+        if fault == "44025":
             raise fail(44025, "update user lock error,wait some seconds and retry")
 
     def before_write(self, uid: str) -> None:

@@ -195,7 +195,10 @@ class Emulator:
 
     # -- dispatch ------------------------------------------------------------------------------
 
-    def handle(self, method: str, raw_path: str, headers: Any, raw_body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def handle(
+        self, method: str, raw_path: str, headers: Any, raw_body: bytes, fault: str | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One API request; `fault`: what Faults.roll chose for it (a drop never gets here)."""
         parts = urlsplit(raw_path)
         query = parse_qs(parts.query, keep_blank_values=True)
         body: Any = None
@@ -229,7 +232,7 @@ class Emulator:
                 else None
             )
             self.quotas.admit(name, lane)
-            self.faults.before_request(name)
+            self.faults.before_request(name, fault)
             status, payload = handler(query, body, arg)
         except ApiFailure as exc:
             status, payload = exc.status, {"code": exc.code, "msg": exc.msg, "data": {}}
@@ -274,12 +277,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/_emulator/"):
             status, headers, body = self._control(app, raw)
         else:
-            if app.faults.should_drop(app.endpoint_name(self.command, self.path)):
+            fault = app.faults.roll(app.endpoint_name(self.command, self.path))
+            if fault == "drop":
                 self.close_connection = True
                 self.connection.close()
                 return
             app.faults.delay()
-            status, headers, body = app.handle(self.command, self.path, self.headers, raw)
+            status, headers, body = app.handle(self.command, self.path, self.headers, raw, fault)
             if status >= 500:
                 self.close_connection = False
         self.send_response(status)

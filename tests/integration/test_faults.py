@@ -21,6 +21,8 @@ import pytest
 from reconciler.client import DirectoryClient, RetryPolicy
 from reconciler.config import Credentials, Quotas
 from reconciler.emulator import generate_directory, generate_org
+from reconciler.emulator.faults import Faults
+from reconciler.emulator.store import Store
 from reconciler.errors import ApiError, TransportError
 from tests.conftest import APP, Live, invoke, start
 
@@ -241,3 +243,12 @@ def test_a_client_that_hangs_up_mid_request_is_no_error_of_the_emulator(live: Li
     assert threading.active_count() == threads
     assert httpx.get(live.url + "/_emulator/requests", trust_env=False).status_code == 200  # still serving
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_emulator_fault_rate_is_the_share_of_requests_that_fail_whatever_the_kinds():
+    faults = Faults()
+    faults.configure({"rate": 0.1, "kinds": ["500", "503", "drop", "44025"], "seed": 7}, Store({}))
+    rolled = [faults.roll("users.patch") for _ in range(20_000)]
+    assert 0.09 < sum(r is not None for r in rolled) / len(rolled) < 0.11
+    assert {r for r in rolled if r} == {"500", "503", "drop", "44025"}
+    assert "44025" not in {faults.roll("users.batch") for _ in range(2_000)}  # lock conflicts are for writes
