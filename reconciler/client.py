@@ -295,8 +295,7 @@ class DirectoryClient:
         if self._http_client is None:
             with self._http_lock:
                 if self._http_client is None:
-                    self._http_client = httpx.Client(
-                        base_url=self.base_url,
+                    self._http_client = httpx.Client(  # no base_url: _url makes every URL absolute
                         timeout=self._timeout,
                         trust_env=False,
                         # plain http is for loopback only (config.check_base_url) and never does TLS:
