@@ -59,8 +59,8 @@ class LoadWatcher(Protocol):
     start from then on), `scanned()` (in parts) with the user_ids a line scan finds in the first
     `scan_ahead` files (a parsing process lists and scans them while `started()` runs), then
     `loaded()` for each file as soon as it is parsed, in name order: the user, or None for a file
-    that could not be loaded. `background`: parsing is not the critical path, so its processes run
-    at low priority."""
+    that could not be loaded, and `finished()` after the last one (validation comes next).
+    `background`: parsing is not the critical path, so its processes run at low priority."""
 
     background: bool
     scan_ahead: int
@@ -70,6 +70,8 @@ class LoadWatcher(Protocol):
     def scanned(self, user_ids: list[str]) -> None: ...
 
     def loaded(self, user: DesiredUser | None) -> None: ...
+
+    def finished(self) -> None: ...
 
 
 def _display(path: Path) -> str:
@@ -259,4 +261,6 @@ def load_directory(root: Path, watcher: LoadWatcher | None = None, settings: Set
             users.append(DesiredUser(handle, f"{shown_dir}/{name}", data, folder / name, ok))
             if watcher is not None:
                 watcher.loaded(users[-1])
+    if watcher is not None:
+        watcher.finished()
     return DesiredState(root, settings, departments, users, issues, hasher.hexdigest())

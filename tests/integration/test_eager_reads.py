@@ -116,3 +116,20 @@ def test_eager_plan_with_a_wrong_app_secret_is_a_clear_error_before_any_read(liv
     assert result.exit_code == 1
     assert "tenant access token" in result.output and "Traceback" not in result.output
     assert [r["path"] for r in live_large.requests()] == [TOKEN]
+
+
+def test_eager_plan_under_quota_windows_is_the_same_plan_without_a_rejection(
+    live_large: Live, large: Path, tmp_path: Path
+):
+    # 24 batches at 5 a (time-scaled, 50 ms) window: reads wait for windows while the files are
+    # parsed, validated and diffed between the bursts
+    tight = Path(shutil.copytree(large, tmp_path / "tight"))
+    (tight / "reconciler.yaml").write_text("quotas: {per_second: 5, per_minute: 1000, time_scale: 20}\n", "utf-8")
+    _, default, _ = _plan_json(live_large, large)
+    live_large.quotas(enabled=True, per_second=5, per_minute=1000, time_scale=20)
+    code, eager, log = _plan_json(live_large, tight, "--eager-reads")
+    assert code == 0
+    assert eager["summary"] == default["summary"]
+    assert [{**c, "path": None} for c in eager["changes"]] == [{**c, "path": None} for c in default["changes"]]
+    assert sum(r["path"] == BATCH for r in log) == math.ceil(LARGE / 50)
+    assert live_large.quotas()["rejections"] == 0

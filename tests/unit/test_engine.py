@@ -6,7 +6,7 @@ from pathlib import Path
 
 from reconciler import desired
 from reconciler.desired import load_directory, scan_user_ids, user_file_names
-from reconciler.engine import ReadAhead, build_plan, check_unique_against_live
+from reconciler.engine import VALIDATION_WORK, ReadAhead, build_plan, check_unique_against_live
 from reconciler.validate import validate
 
 
@@ -80,9 +80,13 @@ class FakeReads:
         self.added: list[str] = []
         self.connected_before: list[str] | None = None
         self.stopped = False
+        self.quiet_after: list[tuple[float, int]] = []  # (horizon, ids added by then) per quiet()
 
     def connect(self) -> None:
         self.connected_before = list(self.added)
+
+    def quiet(self, horizon: float) -> None:
+        self.quiet_after.append((horizon, len(self.added)))
 
     def add(self, user_id: str) -> None:
         self.added.append(user_id)
@@ -115,11 +119,17 @@ def test_read_ahead_gets_the_same_ids_when_parsing_processes_do_the_scan(tmp_pat
     assert reads.added == ["ou_a", "ou_b", "ou_a", "ou_b", "ou_c"]
 
 
+def test_read_ahead_waits_for_a_gap_between_bursts_once_every_file_is_loaded(tmp_path: Path):
+    reads = _watch(_dir(tmp_path, {"a": "user_id: ou_a\n", "b": "user_id: ou_b\n"}), first_window=0)
+    assert reads.quiet_after == [(VALIDATION_WORK, 2)]  # validation, which comes next, stalls no read
+
+
 def test_read_ahead_stops_at_the_first_file_that_cannot_be_valid(tmp_path: Path):
     users = {"a": "user_id: ou_a\n", "b": "user_id: ou_b\ngender: 7\n", "c": "user_id: ou_c\n"}
     reads = _watch(_dir(tmp_path, users), first_window=0)
     assert reads.stopped
     assert reads.added == ["ou_a"]
+    assert reads.quiet_after == []  # stopped reads: nothing to wait for
 
 
 def test_read_ahead_stops_at_a_file_that_does_not_parse(tmp_path: Path):

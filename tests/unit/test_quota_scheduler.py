@@ -99,14 +99,63 @@ def test_a_caller_waiting_on_a_call_in_flight_is_woken_by_its_answer():
     waiter.join(10)
 
 
-def test_waiting_for_idle_returns_once_every_call_in_flight_has_answered():
-    scheduler = QuotaScheduler(Quotas(per_second=10))
-    first, second = scheduler.acquire("e"), scheduler.acquire("e")
-    idle = threading.Event()
-    waiter = threading.Thread(target=lambda: (scheduler.wait_idle(), idle.set()))
-    waiter.start()
-    scheduler.release(first)
-    assert not idle.wait(0.05)  # one call still in flight
-    scheduler.release(second)
-    assert idle.wait(10)
-    waiter.join(10)
+def _waiting_for_quiet(scheduler: QuotaScheduler, callers: int, horizon: float) -> threading.Event:
+    quiet = threading.Event()
+    threading.Thread(target=lambda: (scheduler.wait_quiet(callers, horizon), quiet.set()), daemon=True).start()
+    return quiet
+
+
+def test_no_call_in_flight_is_not_quiet_while_a_caller_has_calls_left_to_send():
+    scheduler, _ = _scheduler(per_second=2)
+    scheduler.expect(2)
+    scheduler.release(scheduler.acquire("e"))  # answered; the caller's second call is not asked for yet
+    quiet = _waiting_for_quiet(scheduler, callers=1, horizon=0.5)
+    assert not quiet.wait(0.05)
+    scheduler.release(scheduler.acquire("e"))
+    scheduler.expect(-2)
+    assert quiet.wait(10)
+
+
+def test_quiet_once_every_caller_waits_for_a_window_beyond_the_horizon():
+    scheduler, _ = _scheduler(per_second=1)
+    scheduler.expect(2)
+    scheduler.release(scheduler.acquire("e"))  # the window is full until 1.001 s
+    scheduler.expect(-1)
+    quiet = _waiting_for_quiet(scheduler, callers=4, horizon=0.5)
+    cancel = threading.Event()
+    outcome: list[str] = []
+
+    def last_call() -> None:
+        try:
+            scheduler.acquire("e", cancel=cancel)
+            outcome.append("sent")
+        except Cancelled:
+            outcome.append("cancelled")
+
+    caller = threading.Thread(target=last_call)
+    caller.start()
+    assert quiet.wait(10)  # the one caller left waits 1.001 s: nothing goes out within 0.5 s
+    cancel.set()
+    scheduler.wake()
+    caller.join(10)
+    assert outcome == ["cancelled"]  # it was still waiting when quiet was declared
+
+
+def test_not_quiet_while_the_next_window_opens_within_the_horizon():
+    scheduler, clock = _scheduler(per_second=1)
+    scheduler.expect(2)
+    scheduler.release(scheduler.acquire("e"))
+    scheduler.expect(-1)
+    quiet = _waiting_for_quiet(scheduler, callers=1, horizon=5.0)  # 1.001 s away is too soon
+
+    def last_call() -> None:
+        scheduler.release(scheduler.acquire("e"))
+        scheduler.expect(-1)
+
+    caller = threading.Thread(target=last_call)
+    caller.start()
+    assert not quiet.wait(0.05)
+    clock.now = 1.1  # the window frees: the call goes out, answers, and nothing more is expected
+    scheduler.wake()
+    caller.join(10)
+    assert quiet.wait(10)
