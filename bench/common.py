@@ -60,20 +60,21 @@ class Run:
     peak_mb: float
     exit_code: int
     stdout: str
+    started: float  # epoch seconds, the clock of the emulator's request log
 
 
 def run_cli(url: str, *args: str) -> Run:
     """The real CLI in a fresh process; wall time, its CPU time and peak RSS."""
     env = {**os.environ, **APP_ENV, "FEISHU_BASE_URL": url}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
+    epoch, started = time.time(), time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "reconciler", *args], env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode not in (0, 2):
         print(done.stderr[-1500:], file=sys.stderr)
-    return Run(wall, cpu, after.ru_maxrss / 1024, done.returncode, done.stdout)
+    return Run(wall, cpu, after.ru_maxrss / 1024, done.returncode, done.stdout, epoch)
 
 
 def bare_yaml_load(directory: Path) -> tuple[float, float]:

@@ -38,25 +38,27 @@ def bench_plan(
     unlimited = "" if quotas else "quotas: {per_second: 1000000, per_minute: 100000000, slow_lane_per_second: 1000}\n"
     directory = generate_directory(n, work, drift=drift, settings=unlimited)
     emulator = start_emulator(n, *(["--quotas"] if quotas else []))
-    runs, bares = [], []
+    runs, logs, bares = [], [], []
     try:
         for _ in range(repeat):  # the median of interleaved runs: this VM's speed drifts
             emulator.clear()
             if quotas:  # each run starts with empty quota windows, as after a quiet minute
                 emulator.quotas(enabled=True)
             runs.append(run_cli(emulator.url, "plan", "--dir", str(directory), "--detailed-exitcode", *flags))
+            logs.append(emulator.requests())
             bares.append(bare_yaml_load(directory))
-        log = emulator.requests()
-        rejections = emulator.quotas()["rejections"]
+        rejections = emulator.quotas()["rejections"]  # over all runs
     finally:
         emulator.stop()
-    run = sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
+    median = sorted(range(repeat), key=lambda i: runs[i].wall)[repeat // 2]
+    run, log = runs[median], logs[median]  # every figure below from the same run
     bare_wall = statistics.median(b[0] for b in bares)
     bare_parse = statistics.median(b[1] for b in bares)
     counts = endpoint_counts(log)
     floor = quota_floor({k: v for k, v in counts.items() if "auth" not in k})
-    times = [r["time"] for r in log if "auth" not in r["path"]]
-    read_phase = max(times) - min(times) if times else 0.0
+    times = sorted(r["time"] for r in log if "auth" not in r["path"])
+    read_phase = times[-1] - times[0] if times else 0.0
+    first_read = times[0] - run.started if times else 0.0
     changed = sum(1 for line in run.stdout.splitlines() if line.startswith("  ~ @"))
     return {
         "users": n,
@@ -70,8 +72,10 @@ def bench_plan(
         "peak RSS MB": run.peak_mb,
         "quota floor s": floor,
         "wall / quota floor": run.wall / floor if floor else float("nan"),
+        "start-up s (start → first read)": first_read,
         "read phase s (first→last read)": read_phase,
         "read phase / quota floor": read_phase / floor if floor else float("nan"),
+        "finish s (last read → exit)": run.wall - first_read - read_phase,
         "CPU s (plan process)": run.cpu,
         "CPU ms per user": 1000 * run.cpu / n,
         "bare yaml.load process wall s": bare_wall,
