@@ -294,8 +294,9 @@ class UserReads:
         self._cancel.set()
         self._client.scheduler.wake()
         self._pending = []
-        if self._pool is not None:
+        if self._pool is not None:  # stop() may be called again: account for the pool once
             self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
             self._client.scheduler.expect(-sum(1 for f in self._futures if f.cancelled()))  # never ran
         self._switches.close()
 

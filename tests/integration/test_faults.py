@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.client import DirectoryClient, RetryPolicy
+from reconciler.client import DirectoryClient, RetryPolicy, UserReads
 from reconciler.config import Credentials, Quotas
 from reconciler.emulator import generate_directory, generate_org
 from reconciler.emulator.faults import Faults
@@ -229,6 +229,20 @@ def test_query_values_that_need_escaping_arrive_intact(live: Live, make_client):
     query = [r for r in live.requests() if r["path"].endswith("/find_by_department")][-1]["query"]
     assert query["department_id"] == [odd]
     assert query["user_id_type"] == ["open_id"]
+
+
+def test_stopped_reads_leave_no_call_expected_however_often_they_are_stopped(live: Live, make_client):
+    client = make_client(quotas=Quotas(per_second=1, per_minute=1000))  # one batch a second
+    reads = UserReads(client)
+    for n in range(500):  # ten batches, four threads: one goes out, three wait, six stay queued
+        reads.add(f"ou_{n}")
+    deadline = time.monotonic() + 10
+    while not any("/users/batch" in r["path"] for r in live.requests()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    reads.stop()  # the waiting and the queued batches are dropped, unsent
+    reads.stop()
+    assert client.scheduler.expected == 0
+    assert sum("/users/batch" in r["path"] for r in live.requests()) == 1
 
 
 def test_a_client_that_hangs_up_mid_request_is_no_error_of_the_emulator(live: Live, capsys):

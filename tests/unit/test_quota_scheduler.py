@@ -66,21 +66,27 @@ def test_a_time_scale_shrinks_every_window():
     assert scheduler._limits("e", Lane.SLOW) == [("e/s", 50, 0.1), ("e/min", 1000, 6.0), ("slow/s", 1, 0.1)]
 
 
-def test_a_waiting_call_is_given_up_when_its_cancel_event_is_set():
-    scheduler = QuotaScheduler(Quotas(per_second=1))
-    scheduler.acquire("e")  # never answers: the next call waits indefinitely
+def _cancellable_call(scheduler: QuotaScheduler) -> tuple[threading.Event, threading.Thread, list[str]]:
+    """A thread asking for a slot until the returned event is set: (cancel, thread, its outcome)."""
     cancel = threading.Event()
-    outcome: list[object] = []
+    outcome: list[str] = []
 
-    def wait_for_slot() -> None:
+    def call() -> None:
         try:
             scheduler.acquire("e", cancel=cancel)
             outcome.append("sent")
         except Cancelled:
             outcome.append("cancelled")
 
-    waiter = threading.Thread(target=wait_for_slot)
-    waiter.start()
+    thread = threading.Thread(target=call)
+    thread.start()
+    return cancel, thread, outcome
+
+
+def test_a_waiting_call_is_given_up_when_its_cancel_event_is_set():
+    scheduler = QuotaScheduler(Quotas(per_second=1))
+    scheduler.acquire("e")  # never answers: the next call waits indefinitely
+    cancel, waiter, outcome = _cancellable_call(scheduler)
     cancel.set()
     scheduler.wake()
     waiter.join(10)
@@ -122,18 +128,7 @@ def test_quiet_once_every_caller_waits_for_a_window_beyond_the_horizon():
     scheduler.release(scheduler.acquire("e"))  # the window is full until 1.001 s
     scheduler.expect(-1)
     quiet = _waiting_for_quiet(scheduler, callers=4, horizon=0.5)
-    cancel = threading.Event()
-    outcome: list[str] = []
-
-    def last_call() -> None:
-        try:
-            scheduler.acquire("e", cancel=cancel)
-            outcome.append("sent")
-        except Cancelled:
-            outcome.append("cancelled")
-
-    caller = threading.Thread(target=last_call)
-    caller.start()
+    cancel, caller, outcome = _cancellable_call(scheduler)
     assert quiet.wait(10)  # the one caller left waits 1.001 s: nothing goes out within 0.5 s
     cancel.set()
     scheduler.wake()
