@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import gc
 import os
+
+from . import cyclic_gc_paused
 
 
 def main() -> None:
-    # no cyclic collection while the CLI's ~300 modules load, and none later over what they
-    # loaded (frozen: it lives as long as the process): the collections that allocation would
-    # trigger walk every object loaded so far, and find nothing to free
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with cyclic_gc_paused():  # the collections that loading ~300 modules would trigger free nothing
         from .cli import main as run
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
     run()
 
 

@@ -7,22 +7,21 @@ Exit codes follow terraform: 0 success, 1 error (including bad flags), and with
 from __future__ import annotations
 
 import functools
-import gc
 import json
 import os
 import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from . import __version__, bundled
+from . import __version__, bundled, cyclic_gc_paused
 from .apply import ApplyReport, apply_plan, check_guards
 from .client import BATCH_SIZE, DirectoryClient, UserReads
 from .config import Credentials, Settings, base_url_from, credentials_from_env, load_settings
@@ -181,27 +180,14 @@ def _keep_until_exit(*values: Any) -> None:
         _kept.extend(values)
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Planning makes no cyclic garbage to speak of (YAML and JSON dicts and lists, freed by
-    reference counting), while a full collection over 10k loaded users holds the interpreter for
-    tens of ms, stalling the read threads in the middle of a quota window."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()  # what planning left alive is long-lived: no later collection need walk it
-        if enabled:
-            gc.enable()
-
-
 def _plan(
     req: PlanRequest, base_url: str | None = None, credentials: Credentials | None = None
 ) -> tuple[DesiredState, Plan]:
     started = time.perf_counter()
     with ExitStack() as cleanup:
-        cleanup.enter_context(_cyclic_gc_paused())
+        # a full collection over 10k loaded users holds the interpreter for tens of ms, stalling
+        # the read threads in the middle of a quota window
+        cleanup.enter_context(cyclic_gc_paused())
         reads = None
         settings = load_settings(req.directory)
         eager = settings.eager_reads if req.eager_reads is None else req.eager_reads
