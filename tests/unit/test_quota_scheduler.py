@@ -113,34 +113,45 @@ def _waiting_for_quiet(scheduler: QuotaScheduler, callers: int, horizon: float) 
 
 def test_no_call_in_flight_is_not_quiet_while_a_caller_has_calls_left_to_send():
     scheduler, _ = _scheduler(per_second=2)
-    scheduler.expect(2)
-    scheduler.release(scheduler.acquire("e"))  # answered; the caller's second call is not asked for yet
+    scheduler.expect(3)
+    scheduler.release(scheduler.acquire("e"))  # answered; the caller's next call is not asked for yet
     quiet = _waiting_for_quiet(scheduler, callers=1, horizon=0.5)
     assert not quiet.wait(0.05)
     scheduler.release(scheduler.acquire("e"))
-    scheduler.expect(-2)
+    scheduler.expect(-3)
+    assert quiet.wait(10)
+
+
+def test_quiet_at_once_when_no_more_than_one_seconds_calls_are_left():
+    scheduler, _ = _scheduler(per_second=2)
+    scheduler.expect(3)
+    quiet = _waiting_for_quiet(scheduler, callers=1, horizon=0.5)
+    scheduler.acquire("e")  # in flight: a burst is on
+    assert not quiet.wait(0.05)
+    scheduler.expect(-1)  # two left: neither waits for the other's slot, so work delays no later window
     assert quiet.wait(10)
 
 
 def test_quiet_once_every_caller_waits_for_a_window_beyond_the_horizon():
     scheduler, _ = _scheduler(per_second=1)
-    scheduler.expect(2)
+    scheduler.expect(3)
     scheduler.release(scheduler.acquire("e"))  # the window is full until 1.001 s
     scheduler.expect(-1)
     quiet = _waiting_for_quiet(scheduler, callers=4, horizon=0.5)
-    cancel, caller, outcome = _cancellable_call(scheduler)
-    assert quiet.wait(10)  # the one caller left waits 1.001 s: nothing goes out within 0.5 s
-    cancel.set()
-    scheduler.wake()
-    caller.join(10)
-    assert outcome == ["cancelled"]  # it was still waiting when quiet was declared
+    calls = [_cancellable_call(scheduler) for _ in range(2)]
+    assert quiet.wait(10)  # both callers left wait 1.001 s: nothing goes out within 0.5 s
+    for cancel, caller, outcome in calls:
+        cancel.set()
+        scheduler.wake()
+        caller.join(10)
+        assert outcome == ["cancelled"]  # it was still waiting when quiet was declared
 
 
 def test_not_quiet_while_the_next_window_opens_within_the_horizon():
     scheduler, clock = _scheduler(per_second=1)
-    scheduler.expect(2)
+    scheduler.expect(3)
     scheduler.release(scheduler.acquire("e"))
-    scheduler.expect(-1)
+    scheduler.expect(-1)  # two left: this caller's next, and one not asked for yet
     quiet = _waiting_for_quiet(scheduler, callers=1, horizon=5.0)  # 1.001 s away is too soon
 
     def last_call() -> None:
@@ -150,7 +161,7 @@ def test_not_quiet_while_the_next_window_opens_within_the_horizon():
     caller = threading.Thread(target=last_call)
     caller.start()
     assert not quiet.wait(0.05)
-    clock.now = 1.1  # the window frees: the call goes out, answers, and nothing more is expected
+    clock.now = 1.1  # the window frees: the call goes out and answers; the one call left waits on no other
     scheduler.wake()
     caller.join(10)
     assert quiet.wait(10)
