@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.emulator import generated_open_id
+
 APP_ENV = {"FEISHU_APP_ID": "cli_demo", "FEISHU_APP_SECRET": "demo-secret"}
 _APP_BODY = {"app_id": APP_ENV["FEISHU_APP_ID"], "app_secret": APP_ENV["FEISHU_APP_SECRET"]}
 _LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy: loopback only
@@ -57,7 +59,7 @@ class Emulator:
         token = self._call("POST", "/open-apis/auth/v3/tenant_access_token/internal", _APP_BODY)
         auth = {"Authorization": "Bearer " + token["tenant_access_token"]}
         for start in range(0, n, 50):
-            ids = "&".join(f"user_ids=ou_{i:08d}" for i in range(start, min(n, start + 50)))
+            ids = "&".join(f"user_ids={generated_open_id(i)}" for i in range(start, min(n, start + 50)))
             self._call("GET", "/open-apis/contact/v3/users/batch?user_id_type=open_id&" + ids, headers=auth)
         self.quotas(enabled=enforced)
         self.clear()

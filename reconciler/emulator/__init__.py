@@ -85,6 +85,11 @@ def serve(
     return EmulatorServer(Emulator(Store(seed), quotas=quotas, faults=faults), port=port)
 
 
+def generated_open_id(i: int) -> str:
+    """The open_id of the i-th user of generate_org."""
+    return f"ou_{i:08d}"
+
+
 def generate_org(
     n: int, *, departments: int = 0, app_id: str = "cli_demo", app_secret: str = "demo-secret"
 ) -> dict[str, Any]:
@@ -104,7 +109,7 @@ def generate_org(
         dept = f"od-{i % ndept:05d}"
         users.append(
             {
-                "open_id": f"ou_{i:08d}",
+                "open_id": generated_open_id(i),
                 "union_id": f"on_{i:08d}",
                 "user_id": f"u{i:08d}",
                 "name": f"User {i}",
@@ -116,7 +121,7 @@ def generate_org(
                 "job_title": "Engineer",
                 "city": "Hangzhou",
                 "employee_no": f"E{i:06d}",
-                "leader_user_id": f"ou_{(i // 10) * 10:08d}" if i % 10 else "",
+                "leader_user_id": generated_open_id(i // 10 * 10) if i % 10 else "",
                 "orders": [{"department_id": dept, "user_order": 0, "department_order": 0, "is_primary_dept": True}],
             }
         )

@@ -19,18 +19,18 @@ from reconciler.config import Credentials, Quotas
 from reconciler.errors import TransportError
 from tests.conftest import APP, Live
 
-Answer = tuple[int, dict[str, str], bytes]
+Reply = tuple[int, dict[str, str], bytes]
 TOKEN = json.dumps({"code": 0, "msg": "ok", "tenant_access_token": "t-1", "expire": 7200}).encode()
 USER = {"open_id": "ou_1", "name": "Ada"}
 BATCH = json.dumps({"code": 0, "msg": "success", "data": {"items": [USER]}}).encode()
 
 
 @pytest.fixture
-def server() -> Iterator[Callable[[Callable[[str, str], Answer]], tuple[str, list[dict[str, Any]]]]]:
+def server() -> Iterator[Callable[[Callable[[str, str], Reply]], tuple[str, list[dict[str, Any]]]]]:
     """A loopback server answering with `answer(method, path)`; yields (its URL, the requests seen)."""
     servers: list[ThreadingHTTPServer] = []
 
-    def serve(answer: Callable[[str, str], Answer]) -> tuple[str, list[dict[str, Any]]]:
+    def serve(answer: Callable[[str, str], Reply]) -> tuple[str, list[dict[str, Any]]]:
         seen: list[dict[str, Any]] = []
 
         class Handler(BaseHTTPRequestHandler):
@@ -67,7 +67,7 @@ def _client(url: str, **kw: Any) -> DirectoryClient:
     return DirectoryClient(url, Credentials("cli_a", "s3cret"), quotas=Quotas(time_scale=1000), **kw)
 
 
-def _gzipped(method: str, path: str) -> Answer:
+def _gzipped(method: str, path: str) -> Reply:
     return (
         200,
         {"Content-Type": "application/json", "Content-Encoding": "gzip"},
