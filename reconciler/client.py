@@ -41,7 +41,7 @@ BATCH_WORK = 0.02  # s: ample for a caller to handle one batch's answer (diffing
 TOKEN_CODES = frozenset({99991661, 99991663, 99991671})
 RATE_LIMIT_CODE = 99991400
 LOCK_CODE = 44025
-USER_AGENT = b"feishu-directory-reconciler"
+REQUEST_HEADERS = [(b"User-Agent", b"feishu-directory-reconciler"), (b"Accept", b"*/*"), (b"Accept-Encoding", b"gzip")]
 
 
 @dataclass(frozen=True)
@@ -512,7 +512,7 @@ class DirectoryClient:
 
     def _exchange(self, method: str, url: str, content: bytes | None, token: str | None) -> Answer:
         """One HTTP request and its whole answer."""
-        headers = [(b"Host", self._host), (b"User-Agent", USER_AGENT), (b"Accept-Encoding", b"gzip")]
+        headers = [(b"Host", self._host), *REQUEST_HEADERS]
         if token is not None:
             headers.append((b"Authorization", b"Bearer " + token.encode()))
         if content is not None:

@@ -99,6 +99,7 @@ def test_requests_name_the_host_the_tool_and_the_token_and_writes_carry_json(ser
     assert patch["path"].startswith("/open-apis/contact/v3/users/ou_1?")
     assert patch["headers"]["Host"] == url.removeprefix("http://")
     assert patch["headers"]["User-Agent"] == "feishu-directory-reconciler"
+    assert patch["headers"]["Accept"] == "*/*"  # as httpx and the official SDK send it
     assert patch["headers"]["Authorization"] == "Bearer t-1"
     assert patch["headers"]["Content-Type"] == "application/json"
     assert json.loads(patch["body"].decode("utf-8")) == {"name": "Ada Lovelace"}
