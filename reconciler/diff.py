@@ -126,21 +126,31 @@ def _same_records(key: str, desired: Any, current: Any) -> bool:
     return True
 
 
+# what diff_user's inline check needs of each field, looked up once per field, not per attribute
+_PLAIN = frozenset(n for n, f in BY_NAME.items() if f.readable and f.kind is not Kind.RECORDS and n != "is_frozen")
+_RECORD_KEY = {n: f.key or "id" for n, f in BY_NAME.items() if f.readable and f.kind is Kind.RECORDS}
+_READABLE = frozenset(n for n, f in BY_NAME.items() if f.readable)
+
+
 def diff_user(desired: dict[str, Any], live: dict[str, Any]) -> list[FieldChange]:
     """Changes of the readable declared fields, in field-table order.
 
     Most declared values equal their live value as they are: that is checked inline (it is the
     hot loop of a large plan), and only the rest go through diff_field."""
     changes = []
-    for name in desired:
-        field = BY_NAME[name]
-        if not field.readable:
-            continue
-        value = desired[name]
-        if field.kind is Kind.RECORDS:
-            if _same_records(field.key or "id", value, live.get(name)):
+    get = live.get
+    for name, value in desired.items():
+        if name in _PLAIN:
+            if value == get(name):
                 continue
-        elif value == (live.get(name) if name != "is_frozen" else live_value(live, name)):
+        elif name in _RECORD_KEY:
+            if _same_records(_RECORD_KEY[name], value, get(name)):
+                continue
+        elif name not in _READABLE:
+            if name not in BY_NAME:
+                raise KeyError(name)  # validation lets no unknown field through: a bug if one gets here
+            continue
+        elif value == live_value(live, name):  # is_frozen: in `status` on GET
             continue
         change = diff_field(name, value, live)
         if change is not None:
