@@ -230,7 +230,8 @@ class QuotaScheduler:
         """Callers count the calls they queue (+n) and finish, sent or not (-n): see wait_quiet."""
         with self.settled:
             self.expected += calls
-            if calls < 0:
+            # only what can end a wait_quiet: waking its caller on every answer mid-burst is GIL churn
+            if calls < 0 and (not self.in_flight or self.expected <= self.quotas.per_second):
                 self.settled.notify_all()
 
     def wait_quiet(self, callers: int, horizon: float) -> None:
