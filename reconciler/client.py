@@ -311,8 +311,9 @@ class UserReads:
             self._client.scheduler.expect(-1)
 
     def quiet(self, horizon: float) -> None:
-        """Block until no read is in flight and none goes out within `horizon` seconds: the time
-        for CPU work that would otherwise stretch a burst of reads (see QuotaScheduler)."""
+        """Block until no read is in flight and none goes out within `horizon` seconds, or only the
+        last window's reads are left: the time for CPU work that would otherwise stretch a burst of
+        reads (see QuotaScheduler.wait_quiet)."""
         self._client.scheduler.wait_quiet(self._client.concurrency, horizon)
 
     def connect(self) -> None:
@@ -373,7 +374,7 @@ class DirectoryClient:
         self._token_expiry = 0.0
         self._token_lock = threading.Lock()
         self._rng = random.Random()
-        self._timeout = timeout
+        self._extensions = {"timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout)}
         self._host = urlsplit(self.base_url).netloc.encode("ascii")  # an origin: check_base_url
         self._pool: httpcore.ConnectionPool | None = None
         self._pool_lock = threading.Lock()
@@ -518,10 +519,8 @@ class DirectoryClient:
             headers.append((b"Authorization", b"Bearer " + token.encode()))
         if content is not None:
             headers += [(b"Content-Type", b"application/json"), (b"Content-Length", str(len(content)).encode())]
-        timeout = dict.fromkeys(("connect", "read", "write", "pool"), self._timeout)
-        response = self._connections().request(
-            method, url, headers=headers, content=content, extensions={"timeout": timeout}
-        )
+        pool = self._connections()
+        response = pool.request(method, url, headers=headers, content=content, extensions=self._extensions)
         fields = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in response.headers}
         body = response.content
         if fields.get("content-encoding") == "gzip":
