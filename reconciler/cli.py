@@ -318,6 +318,8 @@ def plan_cmd(
     """
     if since and sync_write_only:
         raise click.UsageError("--since and --sync-write-only are alternatives; give one")
+    if out is not None and not out.parent.is_dir():  # found out before any read, not after
+        raise click.UsageError(f"--out {out}: the folder {out.parent} does not exist; create it or save elsewhere")
     req = PlanRequest(directory, targets, sync_write_only, since, show_unmanaged, eager_reads)
     _, plan = _plan(req)
     _emit(RENDERERS[fmt](plan, show_sensitive=show_sensitive, show_unmanaged=show_unmanaged))
@@ -550,7 +552,12 @@ def emulator_cmd(
 
     data = load_seed(seed) if seed else generate_org(generate) if generate else demo_seed()
     faults = Faults()
-    server = serve(data, port=port, quotas=Quotas(enabled=quotas, time_scale=time_scale), faults=faults)
+    try:
+        server = serve(data, port=port, quotas=Quotas(enabled=quotas, time_scale=time_scale), faults=faults)
+    except OSError as exc:
+        raise ReconcilerError(
+            f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); pick another port, or 0 for a free one"
+        ) from None
     if faults_json:
         try:
             faults.configure(json.loads(faults_json), server.app.store)

@@ -29,6 +29,15 @@ class Quotas:
     time_scale: float = 1  # >1 only against an emulator run with the same --time-scale (benchmarks)
 
 
+# sane ranges: below them a plan would wait for hours, above them the API refuses anyway
+QUOTA_BOUNDS = {
+    "per_second": (1, 10_000),
+    "per_minute": (1, 600_000),
+    "slow_lane_per_second": (0.1, 1_000),
+    "time_scale": (0.001, 1_000),
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     base_url: str = FEISHU_BASE_URL
@@ -97,8 +106,9 @@ def _parse_settings(data: Mapping[str, Any], path: str) -> Settings:
         if not isinstance(q, Mapping) or set(q) - qknown:
             raise ConfigError(f"{path}: quotas: expected a mapping with keys {', '.join(sorted(qknown))}")
         for k, v in q.items():
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
-                raise ConfigError(f"{path}: quotas.{k}: expected a number > 0, got {v!r}")
+            low, high = QUOTA_BOUNDS[k]
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not low <= v <= high:
+                raise ConfigError(f"{path}: quotas.{k}: expected a number from {low:g} to {high:g}, got {v!r}")
         values["quotas"] = Quotas(**q)
     settings = Settings(**{**{f.name: getattr(defaults, f.name) for f in fields(Settings)}, **values})
     if settings.user_id_type not in USER_ID_TYPES:
@@ -125,10 +135,26 @@ def check_base_url(url: str, where: str) -> str:
     return url.rstrip("/")
 
 
+def outside(root: Path, path: Path) -> bool:
+    """Whether `path` (a file, folder or link in the directory) resolves outside `root`: such a path
+    is never read or written, so a link in a pull request cannot show another file's contents."""
+    real_root = os.path.realpath(root)
+    return os.path.commonpath([real_root, os.path.realpath(path)]) != real_root
+
+
+def refuse_outside(root: Path, path: Path) -> None:
+    if outside(root, path):
+        raise ConfigError(
+            f"{path}: refused: it is a link that resolves outside {root}; directory files must be plain files "
+            "inside the directory"
+        )
+
+
 def load_settings(directory: Path) -> Settings:
     path = directory / "reconciler.yaml"
     if not path.exists():
         return Settings()
+    refuse_outside(directory, path)
     raw = path.read_bytes()
     data, issue = load_yaml_text(raw, str(path))
     if issue is not None:

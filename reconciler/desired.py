@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from .config import Settings, load_settings
+from .config import Settings, load_settings, outside, refuse_outside
 from .errors import Issue
 from .yamlio import decode, load_yaml_text, locate
 
@@ -84,6 +84,9 @@ def _display(path: Path) -> str:
 def _load_departments(path: Path, shown: str, hasher: Any) -> tuple[dict[str, Department], list[Issue]]:
     if not path.exists():
         return {}, []
+    if outside(path.parent, path):
+        message = "refused: a link that resolves outside the directory; make it a plain file (it was not read)"
+        return {}, [Issue(shown, None, None, "", message)]
     raw = path.read_bytes()
     hasher.update(b"departments\0" + raw + b"\0")
     data, issue = load_yaml_text(raw, shown)
@@ -202,8 +205,44 @@ USER_ID_LINE = re.compile(rb"^user_id:[ \t]*(['\"]?)([A-Za-z0-9_.\-]+)\1[ \t]*(?
 
 
 def user_file_names(folder: str | Path) -> list[str]:
-    """The user files of users/, in name order (the order of every listing and message)."""
-    return sorted(e.name for e in os.scandir(folder) if e.name.endswith(USER_SUFFIXES) and e.is_file())
+    """The user files of users/, in name order (the order of every listing and message); links that
+    resolve outside the folder are not user files (survey_users reports them)."""
+    return sorted(
+        e.name
+        for e in os.scandir(folder)
+        if e.name.endswith(USER_SUFFIXES)
+        and e.is_file()
+        and not (e.is_symlink() and outside(Path(folder), Path(e.path)))
+    )
+
+
+def survey_users(folder: Path, shown_dir: str) -> list[Issue]:
+    """What the loader does not read as a user file, reported: links outside the directory (errors),
+    handles given by two files (errors: bob.yaml and bob.yml, or Bob.yaml and bob.yaml) and every
+    other entry it skips (warnings), so nothing is silently ignored."""
+    issues: list[Issue] = []
+    by_handle: dict[str, list[str]] = {}
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        shown = f"{shown_dir}/{entry.name}"
+        if entry.is_symlink() and outside(folder, Path(entry.path)):
+            message = "refused: a link that resolves outside the directory; make it a plain file (it was not read)"
+            issues.append(Issue(shown, None, None, "", message))
+        elif not entry.name.endswith(USER_SUFFIXES):
+            kind = "a folder" if entry.is_dir() else "not a .yaml or .yml file"
+            issues.append(
+                Issue(shown, None, None, "", f"ignored: {kind}; user files are users/<handle>.yaml", "warning")
+            )
+        elif not entry.is_file():
+            issues.append(Issue(shown, None, None, "", "ignored: not a regular file", "warning"))
+        else:
+            by_handle.setdefault(entry.name.rsplit(".", 1)[0].lower(), []).append(entry.name)
+    for names in by_handle.values():
+        if len(names) > 1:
+            for name in names:
+                others = ", ".join(n for n in names if n != name)
+                message = f"the handle is also given by {others}; a person has one file: merge them and delete the rest"
+                issues.append(Issue(f"{shown_dir}/{name}", None, None, "", message))
+    return issues
 
 
 def scan_user_ids(folder: str | Path, names: list[str]) -> Iterator[str]:
@@ -241,6 +280,7 @@ def load_directory(root: Path, watcher: LoadWatcher | None = None, settings: Set
             f"{root}: not a directory repo (no users/ folder); pass --dir pointing at the folder that holds "
             "reconciler.yaml and users/"
         )
+    refuse_outside(root, root / "users")
     settings = settings or load_settings(root)
     hasher = hashlib.sha256()
     settings_file = root / "reconciler.yaml"
@@ -249,6 +289,7 @@ def load_directory(root: Path, watcher: LoadWatcher | None = None, settings: Set
     departments, issues = _load_departments(root / "departments.yaml", _display(root / "departments.yaml"), hasher)
     folder = root / "users"
     shown_dir = _display(folder)
+    issues.extend(survey_users(folder, shown_dir))
     users: list[DesiredUser] = []
     for name, digest, data, ok, issue in _load_users(folder, shown_dir, watcher):
         hasher.update(name.encode() + b"\0" + digest + b"\0")

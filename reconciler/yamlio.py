@@ -6,6 +6,8 @@ have something to report, so the common path pays for one parse.
 
 from __future__ import annotations
 
+import datetime
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -43,6 +45,52 @@ def _checked_mapping(loader: Any, node: Any, deep: bool) -> Any:
                     raise _duplicate(key_node, key_node.value)
                 seen.add(key_node.value)
     return SafeConstructor.construct_mapping(loader, node, deep)
+
+
+def _not_json(what: str, fix: str) -> Any:
+    """A constructor that refuses a YAML type JSON (and so the API) has no value for."""
+
+    def construct(loader: Any, node: Any) -> Any:
+        raise ConstructorError(None, None, f"{what}: {fix}", node.start_mark)
+
+    return construct
+
+
+def _date_fix(loader: Any, node: Any) -> Any:
+    """Unquoted dates and timestamps: the API takes Unix seconds (join_time) or text, never a date."""
+    value = SafeConstructor.construct_yaml_timestamp(loader, node)
+    if not isinstance(value, datetime.datetime):
+        value = datetime.datetime(value.year, value.month, value.day, tzinfo=datetime.timezone.utc)
+    elif value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    seconds = int(value.timestamp())
+    raise ConstructorError(
+        None,
+        None,
+        f"{node.value!r} is read by YAML as a date; write a time as Unix seconds "
+        f"({seconds} for this one, as join_time takes it) or quote it to keep it as text",
+        node.start_mark,
+    )
+
+
+def _finite_float(loader: Any, node: Any) -> Any:
+    value = SafeConstructor.construct_yaml_float(loader, node)
+    if not math.isfinite(value):
+        raise ConstructorError(
+            None, None, f"{node.value!r} is not a finite number; write a plain number", node.start_mark
+        )
+    return value
+
+
+# YAML types with no JSON value: refused with a message instead of crashing later (one table for both loaders)
+REFUSED_TAGS: dict[str, Any] = {
+    "tag:yaml.org,2002:timestamp": _date_fix,
+    "tag:yaml.org,2002:float": _finite_float,
+    "tag:yaml.org,2002:binary": _not_json("!!binary is not allowed", "write the value as plain text"),
+    "tag:yaml.org,2002:set": _not_json("!!set is not allowed", "write a list: [a, b]"),
+    "tag:yaml.org,2002:omap": _not_json("!!omap is not allowed", "write a plain mapping"),
+    "tag:yaml.org,2002:pairs": _not_json("!!pairs is not allowed", "write a plain mapping"),
+}
 
 
 class StrictLoader(_Base):  # type: ignore[misc,valid-type]
@@ -110,6 +158,11 @@ class NoAliasLoader(_Base):  # type: ignore[misc,valid-type]
         return _checked_mapping(self, node, deep)
 
 
+for _loader in (StrictLoader, NoAliasLoader):
+    for _tag, _construct in REFUSED_TAGS.items():
+        _loader.add_constructor(_tag, _construct)
+
+
 def _too_deep(text: str) -> bool:
     """Cheap pre-check against nesting bombs, which would exhaust the parser's recursion."""
     depth = best = 0
@@ -154,6 +207,10 @@ def load_yaml_text(raw: bytes, path: str) -> tuple[Any, Issue | None]:
         line = mark.line + 1 if mark else None
         col = mark.column + 1 if mark else None
         what = exc.problem or exc.context or "invalid YAML"
+        if isinstance(exc, ConstructorError) and mark is not None:  # a value we refuse: name its field
+            if what.startswith("could not determine a constructor"):
+                what = f"{what.rsplit(' ', 1)[-1]} is not allowed: directory files hold plain YAML values"
+            return None, Issue(path, line, col, key_at(text, mark.index), what)
         return None, Issue(path, line, col, "", f"YAML syntax error: {what}")
     except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as exc:
         return None, Issue(path, None, None, "", f"YAML error: {type(exc).__name__}: {str(exc)[:200]}")
@@ -182,6 +239,31 @@ def locate(text: str, keys: Sequence[str | int]) -> tuple[int | None, int | None
         else:
             break
     return mark.line + 1, mark.column + 1
+
+
+def key_at(text: str, index: int) -> str:
+    """The field path (`orders[0].user_order`) of the node that starts at character `index`."""
+    try:
+        node = yaml.compose(text, Loader=_Base)
+    except (yaml.YAMLError, RecursionError):
+        return ""
+
+    def walk(node: Any, keys: list[str | int]) -> list[str | int] | None:
+        if node.start_mark.index == index and keys:
+            return keys
+        children: list[tuple[str | int, Any]] = []
+        if isinstance(node, MappingNode):
+            children = [(str(k.value), v) for k, v in node.value if isinstance(k, ScalarNode)]
+        elif isinstance(node, SequenceNode):
+            children = list(enumerate(node.value))
+        for key, child in children:
+            if child.start_mark.index <= index <= child.end_mark.index:
+                found = walk(child, [*keys, key])
+                if found:
+                    return found
+        return None
+
+    return field_path(walk(node, []) or []) if node is not None else ""
 
 
 def field_path(keys: Sequence[str | int]) -> str:

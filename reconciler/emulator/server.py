@@ -207,11 +207,14 @@ class Emulator:
                 body = json.loads(raw_body)
             except (ValueError, UnicodeDecodeError):
                 body = ValueError
+        logged = None if body is ValueError else body
+        if isinstance(logged, dict) and "app_secret" in logged:  # the log never holds a credential
+            logged = {**logged, "app_secret": "(redacted)"}
         entry: dict[str, Any] = {
             "method": method,
             "path": parts.path,
             "query": query,
-            "body": None if body is ValueError else body,
+            "body": logged,
             "time": time.time(),
         }
         extra: dict[str, str] = {}
@@ -261,6 +264,26 @@ class Emulator:
             self.log.clear()
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def _host_name(value: str) -> str:
+    """`127.0.0.1:8080` → 127.0.0.1, `[::1]:80` → ::1."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def _foreign(host: str | None, origin: str | None) -> str | None:
+    """Why a control request is refused: a Host that is not a loopback name, or a foreign Origin."""
+    if host is None or _host_name(host) not in LOOPBACK_NAMES:
+        return f"control endpoints answer only Host 127.0.0.1, localhost or [::1], not {host!r}"
+    if origin is not None and _host_name(urlsplit(origin).netloc) not in LOOPBACK_NAMES:
+        return f"control endpoints refuse requests from another origin ({origin!r})"
+    return None
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # headers and body go out as two writes; with Nagle on, each answer waited for a delayed ACK
@@ -295,6 +318,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.flush_headers()
 
     def _control(self, app: Emulator, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+        refused = _foreign(self.headers.get("Host"), self.headers.get("Origin"))
+        if refused:  # a web page the user visits must not reach the control endpoints (DNS rebinding, CSRF)
+            return 403, {"Content-Type": "application/json"}, json.dumps({"error": refused}).encode()
         path = urlsplit(self.path).path
         result: Any
         if path == "/_emulator/requests" and self.command == "GET":

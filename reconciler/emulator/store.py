@@ -7,6 +7,8 @@ departments) and converted on the way in and out according to user_id_type/depar
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -75,15 +77,22 @@ def _int(value: Any) -> bool:
 @dataclass
 class Token:
     app_id: str
+    issued_at: float
     expires_at: float
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Store:
     def __init__(self, seed: dict[str, Any], clock: Any = time.monotonic):
         self.lock = threading.RLock()
         self.clock = clock
-        self.apps: dict[str, str] = {a["app_id"]: a["app_secret"] for a in seed.get("apps", [])}
-        self.tokens: dict[str, Token] = {}
+        # only digests of app secrets and tokens are kept: state and logs never hold a credential
+        self.apps: dict[str, str] = {a["app_id"]: _digest(str(a["app_secret"])) for a in seed.get("apps", [])}
+        self.tokens: dict[str, Token] = {}  # by the token's digest
+        self._token_key = secrets.token_bytes(32)  # tokens are derived, so a live one need not be stored
         self.departments: dict[str, dict[str, Any]] = {}
         for dept in seed.get("departments", []):
             d = {"parent_department_id": "0", "status": {"is_deleted": False}, **dept}
@@ -156,16 +165,22 @@ class Store:
 
     def issue_token(self, app_id: Any, app_secret: Any) -> tuple[str, int]:
         with self.lock:
-            if not isinstance(app_id, str) or self.apps.get(app_id) != app_secret:
+            known = self.apps.get(app_id) if isinstance(app_id, str) else None
+            if known is None or not isinstance(app_secret, str) or not hmac.compare_digest(known, _digest(app_secret)):
                 raise fail(10003, "invalid param", status=200)
             now = self.clock()
-            for token, t in self.tokens.items():
+            for t in self.tokens.values():
                 # docs: the same token comes back while it has ≥ 30 min left
                 if t.app_id == app_id and t.expires_at - now >= 1800:
-                    return token, int(t.expires_at - now)
-            token = "t-" + secrets.token_hex(20)
-            self.tokens[token] = Token(app_id, now + TOKEN_TTL)
+                    return self._token(t), int(t.expires_at - now)
+            t = Token(app_id, now, now + TOKEN_TTL)
+            token = self._token(t)
+            self.tokens[_digest(token)] = t
             return token, TOKEN_TTL
+
+    def _token(self, t: Token) -> str:
+        mac = hmac.new(self._token_key, f"{t.app_id}\0{t.issued_at!r}".encode(), hashlib.sha256)
+        return "t-" + mac.hexdigest()[:40]
 
     def check_token(self, authorization: str | None) -> str:
         if not authorization or not authorization.startswith("Bearer ") or not authorization[7:].strip():
@@ -174,7 +189,7 @@ class Store:
         if not token.startswith(("t-", "u-")):
             raise fail(99991671, "Invalid token: must start with t- or u-")
         with self.lock:
-            t = self.tokens.get(token)
+            t = self.tokens.get(_digest(token))
             if t is None or t.expires_at <= self.clock():
                 raise fail(
                     99991663, "Invalid access token for authorization. Please make a request with token attached."
@@ -479,5 +494,6 @@ class Store:
                 "departments": copy.deepcopy(list(self.departments.values())),
                 "users": copy.deepcopy(list(self.users.values())),
                 "founder": self.founder,
-                "tokens": sorted(self.tokens),  # so tests can prove no token ever reaches output
+                "apps": [{"app_id": a, "app_secret": "(redacted)"} for a in sorted(self.apps)],
+                "tokens_issued": len(self.tokens),  # counted, never shown
             }

@@ -27,7 +27,15 @@ def _settings(tmp_path: Path, text: str) -> Settings:
             "user_id_type: email\n",
             "reconciler.yaml:1:1: user_id_type: 'email' is not one of open_id, union_id, user_id",
         ),
-        ("quotas: {per_second: 0}\n", "reconciler.yaml:1:1: quotas.per_second: expected a number > 0, got 0"),
+        (
+            "quotas: {per_second: 0}\n",
+            "reconciler.yaml:1:1: quotas.per_second: expected a number from 1 to 10000, got 0",
+        ),
+        ("quotas: {per_minute: 0.000001}\n", "quotas.per_minute: expected a number from 1 to 600000"),
+        ("quotas: {per_second: .inf}\n", "reconciler.yaml:1:22: quotas.per_second: '.inf' is not a finite number"),
+        ("quotas:\n  slow_lane_per_second: .nan\n", "reconciler.yaml:2:25: quotas.slow_lane_per_second: '.nan' is"),
+        ("max_changes: 2024-01-01\n", "reconciler.yaml:1:14: max_changes: '2024-01-01' is read by YAML as a date"),
+        ("protected: !!set {a, b}\n", "reconciler.yaml:1:12: protected: !!set is not allowed"),
         ("protected: bob\n", "reconciler.yaml:1:1: protected: expected a list of handles like ['@ceo']"),
         ("base_url: http://open.feishu.cn\n", "must use https (plain http is allowed only for 127.0.0.1)"),
         (
