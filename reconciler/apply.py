@@ -5,6 +5,7 @@ One user's failure never stops the others; a re-run converges.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -18,7 +19,8 @@ from .errors import ApiError, ReconcilerError
 from .fields import Lane
 from .plan import Plan, UserChange
 
-APPLIED, FAILED, STALE, SKIPPED = "applied", "failed", "stale", "skipped"
+APPLIED, UNVERIFIED, FAILED, STALE, SKIPPED = "applied", "applied-unverified", "failed", "stale", "skipped"
+STATUSES = (APPLIED, UNVERIFIED, FAILED, STALE, SKIPPED)
 
 
 class GuardRefused(ReconcilerError):
@@ -44,21 +46,27 @@ class ApplyReport:
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
 
+    interrupted: bool = False
+
     @property
     def ok(self) -> bool:
-        return self.count(FAILED) == 0
+        """Every user reached the desired state, confirmed by reading it back."""
+        return self.count(FAILED) == 0 and self.count(UNVERIFIED) == 0 and not self.interrupted
 
     def summary_line(self) -> str:
-        return (
-            f"Apply: {self.count(APPLIED)} applied, {self.count(FAILED)} failed, "
+        unverified = f"{self.count(UNVERIFIED)} applied-unverified, " if self.count(UNVERIFIED) else ""
+        line = (
+            f"Apply: {self.count(APPLIED)} applied, {unverified}{self.count(FAILED)} failed, "
             f"{self.count(STALE)} stale, {self.count(SKIPPED)} skipped."
         )
+        return line + (" Interrupted: users not sent are skipped; re-run to finish." if self.interrupted else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "plan_hash": self.plan_hash,
+            "interrupted": self.interrupted,
             "results": [asdict(r) for r in self.results],
-            "summary": {s: self.count(s) for s in (APPLIED, FAILED, STALE, SKIPPED)},
+            "summary": {s: self.count(s) for s in STATUSES},
         }
 
 
@@ -89,7 +97,7 @@ def _apply_one(
 ) -> UserResult:
     fields = list(change.body)
     result = UserResult(change.handle, change.user_id, APPLIED, fields)
-    if change.handle in protected:
+    if change.handle in protected or change.user_id in protected:
         result.status, result.message = SKIPPED, "protected in reconciler.yaml"
         return result
     if live is None:
@@ -120,15 +128,32 @@ def apply_plan(
     protected: tuple[str, ...] = (),
     concurrency: int = 4,
     on_result: Callable[[UserResult], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> ApplyReport:
+    """Apply every change and report each user, whatever happens: a failed read before or after the
+    writes, or `stop` (Ctrl-C: requests in flight finish, the rest are skipped), still yields a full
+    report."""
     report = ApplyReport(plan.hash)
     if not plan.changes:
         return report
-    live = client.fetch_users(c.user_id for c in plan.changes)
+    stop = stop or threading.Event()
+    try:
+        live = client.fetch_users(c.user_id for c in plan.changes)
+    except ReconcilerError as exc:
+        reason = f"not sent: live state could not be read before applying ({exc})"
+        report.results = [UserResult(c.handle, c.user_id, FAILED, list(c.body), reason) for c in plan.changes]
+        return report
     guard = frozenset(protected)
 
     def run(change: UserChange) -> UserResult:
-        result = _apply_one(change, live.get(change.user_id), client, guard)
+        if stop.is_set():
+            result = UserResult(change.handle, change.user_id, SKIPPED, list(change.body), "not sent: interrupted")
+        else:
+            try:
+                result = _apply_one(change, live.get(change.user_id), client, guard)
+            except Exception as exc:  # a bug of ours: this user is reported failed, the others still run
+                message = f"internal error (a bug, please report it): {type(exc).__name__}: {exc}"
+                result = UserResult(change.handle, change.user_id, FAILED, list(change.body), message)
         if on_result is not None:
             on_result(result)
         return result
@@ -141,17 +166,28 @@ def apply_plan(
         normal_results = pool.map(run, normal)
         results = {r.user_id: r for r in [*slow_results, *normal_results]}
     report.results = [results[c.user_id] for c in plan.changes]
-    applied = {r.user_id for r in report.results if r.status == APPLIED}
-    if applied:
-        readback = client.fetch_users(applied)
-        changes = {c.user_id: c for c in plan.changes}
-        for result in report.results:
-            if result.status != APPLIED:
-                continue
-            now = readback.get(result.user_id)
-            change = changes[result.user_id]
-            differs = [f.field for f in change.changes if now is None or diff_field(f.field, f.after, now) is not None]
-            if differs:
-                result.status = FAILED
-                result.message = f"the API accepted the update but reads back different {', '.join(differs)}"
+    report.interrupted = stop.is_set()
+    _read_back(report, plan, client)
     return report
+
+
+def _read_back(report: ApplyReport, plan: Plan, client: DirectoryClient) -> None:
+    """Confirm each applied user by reading it back; a failed read leaves them applied-unverified."""
+    applied = [r for r in report.results if r.status == APPLIED]
+    if not applied:
+        return
+    try:
+        readback = client.fetch_users(r.user_id for r in applied)
+    except ReconcilerError as exc:
+        for result in applied:
+            result.status = UNVERIFIED
+            result.message = f"sent and accepted, but reading it back failed ({exc}); run plan to confirm"
+        return
+    changes = {c.user_id: c for c in plan.changes}
+    for result in applied:
+        now = readback.get(result.user_id)
+        change = changes[result.user_id]
+        differs = [f.field for f in change.changes if now is None or diff_field(f.field, f.after, now) is not None]
+        if differs:
+            result.status = FAILED
+            result.message = f"the API accepted the update but reads back different {', '.join(differs)}"

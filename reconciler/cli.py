@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
+import signal
 import sys
 import threading
 import time
@@ -22,15 +22,17 @@ from typing import Any
 import click
 
 from . import __version__, bundled, cyclic_gc_paused
-from .apply import ApplyReport, apply_plan, check_guards
+from .apply import ApplyReport, UserResult, apply_plan, check_guards
 from .client import BATCH_SIZE, DirectoryClient, UserReads
-from .config import Credentials, Settings, base_url_from, credentials_from_env, load_settings
+from .config import Credentials, Settings, base_url_from, credentials_from_env, load_settings, outside
 from .desired import DesiredState, LoadWatcher, load_directory, user_file_names
 from .engine import ReadAhead, plan_directory
-from .errors import ReconcilerError, ValidationFailed
+from .errors import ConfigError, ReconcilerError, ValidationFailed
 from .fields import WRITE_ONLY
-from .plan import Plan, load_plan, save_plan
-from .render import RENDERERS, REPORT_RENDERERS
+from .lock import apply_lock
+from .plan import Plan
+from .planfile import PlanMismatch, check_same_target, load_plan, reviewed_hash, save_plan, verify
+from .render import RENDERERS, REPORT_RENDERERS, render_invalid_markdown
 from .validate import ValidationResult, validate
 
 DEMO_APP = Credentials("cli_demo", "demo-secret")
@@ -135,13 +137,27 @@ def _client(settings: Settings, base_url: str | None = None, credentials: Creden
 
 @cli.command("validate")
 @dir_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown"]),
+    default="text",
+    show_default=True,
+    help="markdown: on errors, also print the PR comment that lists them (plan.yml uses it).",
+)
 @user_errors
-def validate_cmd(directory: Path) -> None:
+def validate_cmd(directory: Path, fmt: str) -> None:
     """Check every file against the schema and the docs' rules; sends no request.
 
     Prints one line per problem: path:line:col: field: what is wrong (and the Feishu error code
     it prevents). Exit 1 if any file has an error; warnings alone exit 0.
     """
+    if fmt == "markdown":
+        try:
+            _load_valid(directory)
+        except ValidationFailed as exc:
+            click.echo(render_invalid_markdown(exc.issues), nl=False)
+            raise
     state, result = _load_valid(directory)  # on errors, user_errors prints every issue once
     _print_issues(result.warnings)
     click.echo(f"{len(state.users)} user files valid ({len(result.warnings)} warnings).")
@@ -225,7 +241,7 @@ def _plan_valid(
         from .gitref import user_files_at  # the emulator, git and import code load only when used
 
         since = (req.since, user_files_at(req.since, req.directory, handles))
-    return plan_directory(
+    plan = plan_directory(
         state,
         result,
         client,
@@ -234,6 +250,17 @@ def _plan_valid(
         scan_unmanaged=req.scan_unmanaged,
         reads=reads,
     )
+    plan.options = _plan_options(req)
+    return plan
+
+
+def _plan_options(req: PlanRequest) -> dict[str, Any]:
+    """What besides the files and live state shaped the writes: part of the plan's identity."""
+    return {
+        "targets": sorted({t.lstrip("@") for t in req.targets}),
+        "since": req.since,
+        "sync_write_only": req.sync_write_only,
+    }
 
 
 def _emit(text: str) -> None:
@@ -344,23 +371,77 @@ def _confirm(auto_approve: bool) -> None:
         raise ReconcilerError("apply cancelled")
 
 
+class _Progress:
+    """Apply progress on stderr: a bar on a terminal; without one (CI), a plain line at a steady pace."""
+
+    def __init__(self, total: int, every: float):
+        self.total, self.every = total, every
+        self.done = self.failed = 0
+        self.started = self.last = time.monotonic()
+        self.lock = threading.Lock()
+
+    def __call__(self, result: UserResult) -> None:
+        with self.lock:
+            self.done += 1
+            self.failed += result.status == "failed"
+            now = time.monotonic()
+            if now - self.last >= self.every and self.done < self.total:
+                self.last = now
+                click.echo(
+                    f"apply: {self.done}/{self.total} users done ({self.failed} failed), {now - self.started:.0f}s",
+                    err=True,
+                )
+
+
 def _run_apply(
-    plan: Plan, settings: Settings, client: DirectoryClient, fmt: str, *, allow_large: bool, allow_freeze: bool
+    plan: Plan,
+    settings: Settings,
+    client: DirectoryClient,
+    fmt: str,
+    *,
+    allow_large: bool,
+    allow_freeze: bool,
+    progress_every: float = 10.0,
 ) -> ApplyReport:
+    """Apply with guards; Ctrl-C lets requests in flight finish, skips the rest and still reports."""
     check_guards(plan, settings, allow_large=allow_large, allow_freeze=allow_freeze)
-    if sys.stderr.isatty() and len(plan.changes) > 20 and fmt == "text":
-        lock = threading.Lock()
-        with click.progressbar(length=len(plan.changes), label="Applying", file=sys.stderr) as bar:
+    stop = threading.Event()
 
-            def tick(_: Any) -> None:
-                with lock:
-                    bar.update(1)
+    def interrupted(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second Ctrl-C: stop at once
+        stop.set()
+        click.echo("\nInterrupted: finishing the requests in flight, sending no others…", err=True)
 
-            report = apply_plan(plan, client, protected=settings.protected, on_result=tick)
-    else:
-        report = apply_plan(plan, client, protected=settings.protected)
+    previous = (
+        signal.signal(signal.SIGINT, interrupted) if threading.current_thread() is threading.main_thread() else None
+    )
+    try:
+        if sys.stderr.isatty() and len(plan.changes) > 20 and fmt == "text":
+            lock = threading.Lock()
+            with click.progressbar(length=len(plan.changes), label="Applying", file=sys.stderr) as bar:
+
+                def tick(_: Any) -> None:
+                    with lock:
+                        bar.update(1)
+
+                report = apply_plan(plan, client, protected=settings.protected, on_result=tick, stop=stop)
+        else:
+            progress = _Progress(len(plan.changes), progress_every)
+            report = apply_plan(plan, client, protected=settings.protected, on_result=progress, stop=stop)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     _emit(REPORT_RENDERERS[fmt](report))
     return report
+
+
+def _show(plan: Plan, fmt: str, show_sensitive: bool) -> None:
+    """The plan about to be applied, where it does not mix with a JSON report on stdout."""
+    if fmt == "json":
+        click.echo(RENDERERS["text"](plan, show_sensitive=show_sensitive), nl=False, err=True)
+    else:
+        _emit(RENDERERS["text"](plan, show_sensitive=show_sensitive))
 
 
 @cli.command("apply")
@@ -373,6 +454,20 @@ def _run_apply(
 @click.option("--allow-freeze", is_flag=True, help="Apply even beyond max_freezes.")
 @click.option("--show-sensitive", is_flag=True, help="Show mobile and e-mail values instead of masking them.")
 @click.option("--since", metavar="REF", help="Send write-only fields whose YAML value changed since this git ref.")
+@click.option(
+    "--reviewed",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="The reviewed PR comment (the merge job's input): apply only if planning now gives exactly the plan "
+    "it identifies on its first line.",
+)
+@click.option(
+    "--progress-every",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Without a terminal, print a progress line this often.",
+)
 @eager_option
 @user_errors
 def apply_cmd(
@@ -385,46 +480,89 @@ def apply_cmd(
     allow_freeze: bool,
     show_sensitive: bool,
     since: str | None,
+    reviewed: Path | None,
+    progress_every: float,
     eager_reads: bool | None,
 ) -> None:
     """Apply a saved plan (PLAN_FILE), or plan now and apply after confirmation.
 
-    Each changed user gets one PATCH with only the changed fields, then is read back. A user whose
-    live values changed since the saved plan is skipped as stale. One user's failure never stops
-    the others. Exit 1 if any user failed; re-running converges.
+    A saved plan is verified, not trusted: apply plans again from the current files and a fresh read
+    and refuses unless that sends exactly what the saved plan shows (same tenant, app, id types and
+    requests). Each changed user gets one PATCH with only the changed fields, then is read back. One
+    user's failure never stops the others; Ctrl-C finishes the requests in flight, reports every user
+    and exits 130. One apply per tenant runs at a time. Exit 1 if any user failed; re-running converges.
+
+    \b
+    Examples:
+      reconciler apply                           # plan, show, ask, apply
+      reconciler plan --out plan.json && reconciler apply plan.json
+      reconciler apply --reviewed comment.md --auto-approve   # the merge job
     """
-    if plan_file is not None:
-        if since:
-            raise click.UsageError("--since applies when planning; a saved plan already holds what it sends")
-        state, _ = _load_valid(directory)
-        plan = load_plan(plan_file)
-        if plan.desired_digest != state.digest:
-            raise ReconcilerError(
-                f"{plan_file} was made from another desired state than {directory} holds now; plan again"
+    if plan_file is not None and (targets or since or reviewed):
+        raise click.UsageError("a saved plan already fixes its targets and --since; give PLAN_FILE or those flags")
+    settings = load_settings(directory)
+    base_url, credentials = base_url_from(settings), credentials_from_env()
+    with apply_lock(base_url, credentials.app_id):  # held from the fresh read to the last write
+        if plan_file is not None:
+            saved = load_plan(plan_file)
+            check_same_target(
+                saved,
+                base_url=base_url,
+                user_id_type=settings.user_id_type,
+                department_id_type=settings.department_id_type,
+                app_id=credentials.app_id,
             )
-        if targets:
-            wanted = _targets(state, targets)
-            plan.changes = [c for c in plan.changes if c.handle in wanted]
-    else:
-        state, plan = _plan(PlanRequest(directory, targets, since=since, eager_reads=eager_reads))
-        if fmt == "json":  # stdout carries one JSON document: the apply report
-            click.echo(RENDERERS["text"](plan, show_sensitive=show_sensitive), nl=False, err=True)
+            options = saved.options
+            req = PlanRequest(
+                directory,
+                tuple(options.get("targets") or ()),
+                bool(options.get("sync_write_only")),
+                options.get("since"),
+                eager_reads=eager_reads,
+            )
+            state, plan = _plan(req)
+            verify(saved, plan, f"the saved plan {plan_file}")
         else:
-            _emit(RENDERERS["text"](plan, show_sensitive=show_sensitive))
-    if plan.errors:
-        raise ReconcilerError("the plan has errors; fix them before applying")
-    if not plan.has_changes:
-        click.echo("Nothing to apply.", err=fmt == "json")
-        return
-    _confirm(auto_approve)
-    with _client(state.settings) as client:
-        report = _run_apply(plan, state.settings, client, fmt, allow_large=allow_large, allow_freeze=allow_freeze)
+            expected = None
+            if reviewed is not None:
+                expected = reviewed_hash(reviewed.read_text("utf-8", errors="replace"))
+            state, plan = _plan(PlanRequest(directory, targets, since=since, eager_reads=eager_reads))
+            if reviewed is not None and plan.has_changes and plan.hash != expected:
+                raise PlanMismatch(_unreviewed(reviewed, expected, plan))
+        _show(plan, fmt, show_sensitive)
+        if plan.errors:
+            raise ReconcilerError("the plan has errors; fix them before applying")
+        if not plan.has_changes:
+            click.echo("Nothing to apply.", err=fmt == "json")
+            return
+        _confirm(auto_approve)
+        with _client(state.settings) as client:
+            report = _run_apply(
+                plan,
+                state.settings,
+                client,
+                fmt,
+                allow_large=allow_large,
+                allow_freeze=allow_freeze,
+                progress_every=progress_every,
+            )
+    if report.interrupted:
+        sys.exit(130)
     if not report.ok:
         sys.exit(1)
 
 
-REVIEWED_HASH = re.compile(r"Plan hash: `(sha256:[0-9a-f]+)`")
-REVIEWED_DESIRED = re.compile(r"desired state: `([0-9a-f]+)`")
+def _unreviewed(reviewed: Path, expected: str | None, plan: Plan) -> str:
+    if expected is None:
+        return (
+            f"{reviewed} identifies no reviewed plan (its first line is not the plan marker the plan workflow "
+            "writes): changes to directory/ must be reviewed in a pull request. Nothing was sent"
+        )
+    return (
+        f"the plan now is not the reviewed plan (reviewed {expected}, now {plan.hash}): the directory or live "
+        "state changed since the review. Nothing was sent. Review the plan as it now stands: open a pull "
+        "request (an empty commit will do) and merge it once its plan comment is approved"
+    )
 
 
 @cli.command("verify-plan")
@@ -433,61 +571,61 @@ REVIEWED_DESIRED = re.compile(r"desired state: `([0-9a-f]+)`")
     "--reviewed",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     required=True,
-    help="The reviewed plan: the PR's plan comment (Markdown) or its saved plan (JSON).",
+    help="The reviewed plan: the PR's plan comment (Markdown), whose first line identifies it.",
 )
 @user_errors
 def verify_plan_cmd(plan_file: Path, reviewed: Path) -> None:
-    """Check a merge-time plan against the plan reviewed in the pull request.
+    """Check that a saved plan is the plan reviewed in the pull request.
 
     \b
-    Exit 0: the same plan; or the same desired state whose plan differs only because live
-            changed since the review (the drift is reported).
-    Exit 1: no reviewed plan, or the desired state differs from the reviewed one.
+    Exit 0: the same plan (same writes, files, tenant, app and options).
+    Exit 1: no reviewed plan, or any difference: plan again and have it reviewed.
     """
     plan = load_plan(plan_file)
-    text = reviewed.read_text("utf-8", errors="replace")
-    if text.lstrip().startswith("{"):
-        other = load_plan(reviewed)
-        reviewed_hash, reviewed_desired = other.hash, other.desired_digest[:32]
-    else:
-        hashes, desired = REVIEWED_HASH.findall(text), REVIEWED_DESIRED.findall(text)
-        if not hashes or not desired:
-            raise ReconcilerError(
-                f"{reviewed}: no reviewed plan found (no 'Plan hash' line); "
-                "changes to directory/ must be reviewed in a pull request"
-            )
-        reviewed_hash, reviewed_desired = hashes[-1], desired[-1]
-    if plan.hash == reviewed_hash:
-        click.echo(f"The plan matches the reviewed plan ({plan.hash}).")
-        return
-    if plan.desired_digest[:32] != reviewed_desired:
-        raise ReconcilerError(
-            f"the desired state differs from the one reviewed (reviewed {reviewed_desired}, now "
-            f"{plan.desired_digest[:32]}): something else changed directory/ since the review. "
-            "Open a pull request so the new plan is reviewed."
-        )
-    click.echo(
-        f"The desired state is the one reviewed; live changed since the review, so the plan differs "
-        f"(reviewed {reviewed_hash}, now {plan.hash}). It now reads: {plan.summary_line()}"
-    )
+    expected = reviewed_hash(reviewed.read_text("utf-8", errors="replace"))
+    if plan.hash != expected:
+        raise PlanMismatch(_unreviewed(reviewed, expected, plan))
+    click.echo(f"The plan matches the reviewed plan ({plan.hash}).")
+
+
+@cli.command("show")
+@click.argument("plan_file", type=click.Path(path_type=Path, dir_okay=False))
+@format_option
+@click.option("--show-sensitive", is_flag=True, help="Show mobile and e-mail values instead of masking them.")
+@user_errors
+def show_cmd(plan_file: Path, fmt: str, show_sensitive: bool) -> None:
+    """Render a saved plan (text, Markdown or JSON) without reading or writing anything."""
+    _emit(RENDERERS[fmt](load_plan(plan_file), show_sensitive=show_sensitive))
 
 
 @cli.command("import")
 @dir_option
-@click.option("--force", is_flag=True, help="Overwrite existing user files.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the directory's users: overwrite their files and delete user files of people not imported "
+    "(e.g. the example org). Review the result with git diff.",
+)
 @user_errors
 def import_cmd(directory: Path, force: bool) -> None:
     """Write one YAML file per live user (bootstrap a directory repo from Feishu).
 
-    Reads every department in the app's contact scope and its members; writes departments.yaml and
-    users/<handle>.yaml with the non-empty writable fields, department aliases and @handle leaders,
-    so that `plan` right after `import` shows no changes.
+    Reads every department in the app's contact scope and its members (the app needs the all-members
+    contact range: department 0 is listed); writes departments.yaml and users/<handle>.yaml with the
+    non-empty writable fields, department aliases and @handle leaders, and records in reconciler.yaml
+    the base_url it imported from, so that `plan` right after `import` shows no changes.
     """
     users_dir = directory / "users"
     existing = user_file_names(users_dir) if users_dir.is_dir() else []
     if existing and not force:
-        raise ReconcilerError(f"{users_dir} already holds {len(existing)} user files; pass --force to overwrite them")
+        raise ReconcilerError(
+            f"{users_dir} already holds {len(existing)} user files; pass --force to replace them with the import"
+        )
+    for target in (users_dir, directory / "departments.yaml", directory / "reconciler.yaml"):
+        if target.is_symlink() or (target.exists() and outside(directory, target)):
+            raise ConfigError(f"{target}: refused: import writes only plain files inside {directory}, not links")
     settings = load_settings(directory) if directory.is_dir() else Settings()
+    base_url = base_url_from(settings)
     with _client(settings) as client:
         departments = client.list_departments()
         seen: dict[str, dict[str, Any]] = {}
@@ -499,17 +637,39 @@ def import_cmd(directory: Path, force: bool) -> None:
 
     dept_text, files = import_directory(list(seen.values()), departments, settings)
     users_dir.mkdir(parents=True, exist_ok=True)
+    links = [n for n in os.listdir(users_dir) if (users_dir / n).is_symlink()]
+    if links:
+        raise ConfigError(
+            f"{users_dir}: refused: it holds links ({', '.join(sorted(links))}); import writes plain files"
+        )
     (directory / "departments.yaml").write_text(dept_text, "utf-8")
-    if not (directory / "reconciler.yaml").exists():
-        (directory / "reconciler.yaml").write_text(
-            f"base_url: {settings.base_url}\nuser_id_type: {settings.user_id_type}\n"
+    _record_base_url(directory / "reconciler.yaml", base_url, settings)
+    for handle, text in files.items():
+        (users_dir / f"{handle}.yaml").write_text(text, "utf-8")
+    stale = sorted(set(existing) - {f"{h}.yaml" for h in files})
+    for name in stale:
+        (users_dir / name).unlink()
+    click.echo(f"Imported {len(files)} users and {len(departments)} departments from {base_url} into {directory}/.")
+    if stale:
+        click.echo(
+            f"Deleted {len(stale)} user files of people not in the import: {', '.join(stale[:10])}"
+            + (" …" if len(stale) > 10 else "")
+        )
+    click.echo("Review them, commit, then run `reconciler plan`: it should show no changes.")
+
+
+def _record_base_url(path: Path, base_url: str, settings: Settings) -> None:
+    """reconciler.yaml names the tenant the import came from (other settings and comments are kept)."""
+    if not path.exists():
+        path.write_text(
+            f"base_url: {base_url}\nuser_id_type: {settings.user_id_type}\n"
             f"department_id_type: {settings.department_id_type}\n",
             "utf-8",
         )
-    for handle, text in files.items():
-        (users_dir / f"{handle}.yaml").write_text(text, "utf-8")
-    click.echo(f"Imported {len(files)} users and {len(departments)} departments into {directory}/.")
-    click.echo("Review them, commit, then run `reconciler plan`: it should show no changes.")
+        return
+    text = path.read_text("utf-8")
+    lines = [line for line in text.splitlines() if not line.startswith("base_url:")]
+    path.write_text(f"base_url: {base_url}\n" + "".join(f"{line}\n" for line in lines), "utf-8")
 
 
 @cli.command("emulator")

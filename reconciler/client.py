@@ -363,6 +363,7 @@ class DirectoryClient:
     ):
         self.base_url = base_url.rstrip("/")
         self._credentials = credentials
+        self.app_id = credentials.app_id  # not a secret: it names the app a plan was made with
         self.user_id_type = user_id_type
         self.department_id_type = department_id_type
         self.scheduler = QuotaScheduler(quotas or Quotas())

@@ -311,6 +311,7 @@ def plan_directory(
         for user_id in by_id.keys() - seen:  # not returned by the API: errors, sorted by finish()
             builder.add(by_id[user_id], None)
     plan = builder.finish()
+    plan.app_id = client.app_id
     if scan_unmanaged:
         members = {d: client.find_by_department(d) for d in managed_departments(state, result, live)}
         plan.unmanaged = unmanaged_users(result, members, state.settings.user_id_type)

@@ -9,7 +9,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field, fields
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from .errors import ReconcilerError
@@ -80,6 +79,8 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     write_only_notes: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)  # user and department ids → display names
+    app_id: str = ""  # the app that read live state; a plan applies only through the same app
+    options: dict[str, Any] = field(default_factory=dict)  # what shaped the writes: targets, since, sync_write_only
     format_version: str = FORMAT_VERSION
 
     @property
@@ -97,12 +98,24 @@ class Plan:
             {
                 "desired": self.desired_digest,
                 "base_url": self.base_url,
+                "ids": [self.user_id_type, self.department_id_type],
+                "app_id": self.app_id,
+                "options": self.options,
                 "writes": [[c.user_id, c.body] for c in sorted(self.changes, key=lambda c: c.user_id)],
             },
             sort_keys=True,
             ensure_ascii=False,
         ).encode()
         return "sha256:" + hashlib.sha256(blob).hexdigest()[:32]
+
+    def marker(self) -> str:
+        """The plan's identity as the first line of its PR comment: hex and fixed words only, so no
+        user value can produce or imitate it (planfile.reviewed_hash reads nothing else)."""
+        return f"<!-- reconciler-plan {self.hash} -->"
+
+    def writes(self) -> dict[str, dict[str, Any]]:
+        """user_id → the exact request body: what verification compares."""
+        return {c.user_id: c.body for c in self.changes}
 
     def summary_line(self) -> str:
         n = len(self.changes)
@@ -156,32 +169,12 @@ class Plan:
                     "warnings",
                     "write_only_notes",
                     "names",
+                    "app_id",
+                    "options",
                 )
                 if k in data
             }
             plan = cls(**keep, changes=changes, errors=errors)
         except (KeyError, TypeError) as exc:
             raise ReconcilerError(f"the plan file is damaged ({exc}); make the plan again") from None
-        if data.get("plan_hash") and data["plan_hash"] != plan.hash:
-            raise ReconcilerError(
-                "the plan file was edited after it was made (its plan_hash does not match); make the plan again"
-            )
         return plan
-
-
-def save_plan(plan: Plan, path: Path) -> None:
-    data = plan.to_dict()
-    data["note"] = "Saved plan: holds raw personal data (mobile, e-mail) as needed to apply it; keep it private."
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", "utf-8")
-
-
-def load_plan(path: Path) -> Plan:
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise ReconcilerError(f"{path}: cannot read the plan: {exc.strerror}") from None
-    except ValueError:
-        raise ReconcilerError(f"{path}: not a saved plan (not JSON); make one with `reconciler plan --out`") from None
-    if not isinstance(data, dict):
-        raise ReconcilerError(f"{path}: not a saved plan; make one with `reconciler plan --out`")
-    return Plan.from_dict(data)

@@ -4,6 +4,7 @@ three never disagree. Personal data is masked unless show_sensitive."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,28 @@ from .fields import BY_NAME, SENSITIVE, Kind
 from .plan import Action, Plan
 
 MASK = "(sensitive)"
-MARKDOWN_LIMIT = 65_000
+MARKDOWN_LIMIT = 65_000  # GitHub refuses comments over 65,536 characters
+LINE_LIMIT = 1_000  # one rendered line at most: a huge value cannot crowd out the rest
+# control characters, and the format characters that hide text or reverse its direction
+HIDDEN = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+
+
+def visible(text: str) -> str:
+    """A line as shown to people: hidden and control characters as \\uXXXX escapes (a terminal escape,
+    a bidi override or a line break inside a value cannot disguise what is shown), long lines cut."""
+    text = HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text.replace("\n", "\\n"))
+    return text if len(text) <= LINE_LIMIT else text[: LINE_LIMIT - 1] + "…"
+
+
+def _fence(lines: list[str], info: str = "") -> list[str]:
+    """A fenced code block whose fence no line of it can close: longer than any run of backticks inside."""
+    longest = max((len(run) for line in lines for run in re.findall("`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + info, *lines, fence]
+
+
 ID_FIELDS = {f.name for f in BY_NAME.values() if f.ref is not None}
 
 
@@ -142,24 +164,24 @@ def render_text(plan: Plan, *, show_sensitive: bool = False, show_unmanaged: boo
         lines.append("")
     lines.append(plan.summary_line())
     lines.append(f"Plan hash: {data['plan_hash']}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(visible(line) for line in lines) + "\n"
 
 
 def render_json(plan: Plan, *, show_sensitive: bool = False, show_unmanaged: bool = False) -> str:
     return json.dumps(plan_data(plan, show_sensitive=show_sensitive), ensure_ascii=False, indent=2) + "\n"
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def render_markdown(
     plan: Plan, *, show_sensitive: bool = False, show_unmanaged: bool = False, limit: int = MARKDOWN_LIMIT
 ) -> str:
+    """The PR comment. Its first line is the plan identity (Plan.marker), and every user-controlled
+    string (names, paths, ids, messages) is inside a code fence it cannot close, so no value can
+    mention, link, embed, add a heading or imitate the identity."""
     data = plan_data(plan, show_sensitive=show_sensitive)
     s = data["summary"]
     slow = sum(1 for c in data["changes"] if c["lane"] == "1qps")
     head = [
+        plan.marker(),
         "### Feishu directory plan",
         "",
         f"**{plan.summary_line()}**",
@@ -171,20 +193,21 @@ def render_markdown(
         f"Plan hash: `{data['plan_hash']}` · desired state: `{data['desired_digest'][:32]}`",
         "",
     ]
-    for err in data["errors"]:
-        head.append(f"- :x: `{_md_escape(err['path'])}`: {_md_escape(err['message'])}")
-    for warning in data["warnings"]:
-        head.append(f"- :warning: {_md_escape(warning)}")
-    if data["errors"] or data["warnings"]:
-        head.append("")
+    notes = [f"error: {e['path']}: {e['message']}" for e in data["errors"]]
+    notes += [f"warning: {w}" for w in data["warnings"]]
     tail = ["</details>", ""]
+    budget = limit - len("\n".join(head + tail)) - 400
+    if notes:
+        kept = _within(notes, budget // 2, "errors and warnings")
+        block = [*_fence([visible(n) for n in kept], "text"), ""]
+        head.extend(block)
+        budget -= len("\n".join(block)) + 1
     body: list[str] = []
     if data["changes"]:
         body = ["<details><summary>Changes per user</summary>", ""]
-    budget = limit - len("\n".join(head + tail)) - 200
     shown = 0
     for change in data["changes"]:
-        block = ["```diff", *(_diff_lines(change, data["names"])), "```", ""]
+        block = [*_fence([visible(line) for line in _diff_lines(change, data["names"])], "diff"), ""]
         size = len("\n".join(block)) + 1
         if size > budget:
             break
@@ -195,10 +218,24 @@ def render_markdown(
     if cut:
         body.append(
             f"_{cut} more users not shown: the comment is limited to {limit:,} characters; "
-            "see the saved plan artifact or `reconciler plan` for all of them._"
+            "run `reconciler plan` (or `reconciler show` on a saved plan) for all of them._"
         )
         body.append("")
     return "\n".join(head + body + (tail if data["changes"] else [])) + "\n"
+
+
+def _within(lines: list[str], budget: int, what: str) -> list[str]:
+    """As many lines as fit in `budget` characters, and a line saying how many more there are."""
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        size = min(len(line), LINE_LIMIT) + 1
+        if used + size > budget:
+            kept.append(f"... {len(lines) - len(kept)} more {what} not shown (the comment has a size limit)")
+            break
+        kept.append(line)
+        used += size
+    return kept
 
 
 RENDERERS: dict[str, Callable[..., str]] = {"text": render_text, "markdown": render_markdown, "json": render_json}
@@ -207,27 +244,43 @@ RENDERERS: dict[str, Callable[..., str]] = {"text": render_text, "markdown": ren
 def render_report_text(report: ApplyReport) -> str:
     lines = []
     for r in report.results:
-        mark = {"applied": "✓", "failed": "✗", "stale": "!", "skipped": "-"}[r.status]
+        mark = {"applied": "✓", "applied-unverified": "?", "failed": "✗", "stale": "!", "skipped": "-"}[r.status]
         extra = f": {r.message}" if r.message else ""
         logid = f" (log id {r.log_id})" if r.log_id else ""
         lines.append(f"  {mark} @{r.handle} {r.status}{extra}{logid}")
     lines.append("")
     lines.append(report.summary_line())
-    return "\n".join(lines) + "\n"
+    return "\n".join(visible(line) for line in lines) + "\n"
 
 
-def render_report_markdown(report: ApplyReport) -> str:
+def render_report_markdown(report: ApplyReport, limit: int = MARKDOWN_LIMIT) -> str:
     lines = [
         "### Feishu directory apply",
         "",
         f"**{report.summary_line()}**",
         "",
-        "| user | result | detail |",
-        "|---|---|---|",
+        f"Plan hash: `{report.plan_hash}`",
+        "",
     ]
-    for r in report.results:
-        detail = r.message + (f" (log id `{r.log_id}`)" if r.log_id else "")
-        lines.append(f"| `@{r.handle}` | {r.status} | {_md_escape(detail)} |")
+    per_user = [line for line in render_report_text(report).splitlines() if line.strip()][:-1]
+    if per_user:
+        kept = _within(per_user, limit - 1_000, "users")
+        lines.extend([*_fence(kept, "text"), ""])
+    return "\n".join(lines) + "\n"
+
+
+def render_invalid_markdown(issues: list[Any], limit: int = MARKDOWN_LIMIT) -> str:
+    """The PR comment for a directory that failed validation: every problem, fenced."""
+    errors = sum(1 for i in issues if i.severity == "error")
+    lines = [
+        "<!-- reconciler-plan invalid -->",
+        "### Feishu directory plan",
+        "",
+        f":x: **The directory is invalid ({errors} errors); nothing was planned and nothing can be applied.**",
+        "",
+        *_fence([visible(str(i)) for i in _within([str(i) for i in issues], limit - 1_000, "problems")], "text"),
+        "",
+    ]
     return "\n".join(lines) + "\n"
 
 

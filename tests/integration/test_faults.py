@@ -67,7 +67,7 @@ def test_permanent_rejections_fail_only_those_users_and_the_rest_apply(org_1000)
     result = _cli(live, "apply", "--dir", str(directory), "--auto-approve", "--format", "json")
     assert result.exit_code == 1
     report = json.loads(result.stdout)
-    assert report["summary"] == {"applied": 995, "failed": 5, "stale": 0, "skipped": 0}
+    assert report["summary"] == {"applied": 995, "applied-unverified": 0, "failed": 5, "stale": 0, "skipped": 0}
     failed = {r["user_id"]: r for r in report["results"] if r["status"] == "failed"}
     assert set(failed) == set(rejected)
     assert all(r["code"] == 41050 and "contact scope" in r["message"] and r["log_id"] for r in failed.values())

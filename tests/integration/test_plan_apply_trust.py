@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import Cli, Live
@@ -30,29 +31,32 @@ def _settings(directory: Path, extra: str) -> None:
     path.write_text(yaml.safe_dump(data), "utf-8")
 
 
-def test_user_changed_live_after_the_plan_is_skipped_as_stale_and_the_others_applied(
+def test_saved_plan_whose_writes_changed_with_live_is_refused_whole_and_nothing_is_sent(
     run: Cli, live: Live, tmp_path: Path, seed_user_ids: dict[str, str]
 ):
     out = tmp_path / "plan.json"
     run("plan", "--dir", str(run.directory), "--out", str(out))
-    live.patch(seed_user_ids["zhangsan"], {"job_title": "Architect"})
+    live.patch(seed_user_ids["zhangsan"], {"job_title": "Senior Engineer"})  # already what git wants
     live.clear()
     result = run("apply", str(out), "--dir", str(run.directory), "--auto-approve")
-    assert "! @zhangsan stale: live values changed since the plan was made; plan again" in result.output
-    assert "Apply: 4 applied, 0 failed, 1 stale, 0 skipped." in result.output
-    patched = {r["path"].rsplit("/", 1)[1] for r in live.requests() if r["method"] == "PATCH"}
-    assert seed_user_ids["zhangsan"] not in patched and len(patched) == 4
-    assert live.user(seed_user_ids["zhangsan"])["job_title"] == "Architect"
+    assert result.exit_code == 1
+    assert (
+        "is not what would be sent now (live changed since it was made: @zhangsan: job_title would be sent differently)"
+        in result.output
+    )
+    assert live.writes() == []
 
 
-def test_a_change_to_an_undeclared_field_does_not_make_the_plan_stale(
+def test_saved_plan_applies_when_live_moved_but_the_writes_are_the_same(
     run: Cli, live: Live, tmp_path: Path, seed_user_ids: dict[str, str]
 ):
     out = tmp_path / "plan.json"
     run("plan", "--dir", str(run.directory), "--out", str(out))
+    live.patch(seed_user_ids["zhangsan"], {"job_title": "Architect"})  # the write still sets git's value
     live.patch(seed_user_ids["zhangsan"], {"nickname": "Zhang"})  # zhangsan.yaml does not declare nickname
     result = run("apply", str(out), "--dir", str(run.directory), "--auto-approve")
     assert "Apply: 5 applied, 0 failed, 0 stale, 0 skipped." in result.output
+    assert live.user(seed_user_ids["zhangsan"])["job_title"] == "Senior Engineer"
 
 
 def test_saved_plan_from_another_desired_state_is_refused(run: Cli, live: Live, tmp_path: Path):
@@ -62,19 +66,103 @@ def test_saved_plan_from_another_desired_state_is_refused(run: Cli, live: Live, 
     live.clear()
     result = run("apply", str(out), "--dir", str(run.directory), "--auto-approve")
     assert result.exit_code == 1
-    assert "was made from another desired state" in result.output
+    assert "the directory files changed since it was made: @bob: job_title would be sent differently" in result.output
+    assert live.writes() == []
+
+
+def _tamper(path: Path, change) -> None:
+    data = json.loads(path.read_text("utf-8"))
+    change(data)
+    path.chmod(0o600)
+    path.write_text(json.dumps(data), "utf-8")
+
+
+def _rehash(data: dict) -> None:
+    from reconciler.plan import Plan
+
+    data["plan_hash"] = Plan.from_dict(data).hash
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["changes"][0]["body"].update(is_frozen=True), "its plan_hash does not match"),
+        (lambda d: d.pop("plan_hash"), "plan_hash is missing or malformed"),
+        (lambda d: d.update(plan_hash="sha256:x"), "plan_hash is missing or malformed"),
+        (lambda d: (d["changes"][0]["body"].update(is_frozen=True), _rehash(d)), "would be sent differently"),
+        (lambda d: (d["changes"].pop(), _rehash(d)), "now changed"),
+        (lambda d: (d.update(base_url="https://open.larksuite.com"), _rehash(d)), "made with base_url"),
+        (lambda d: (d.update(user_id_type="union_id"), _rehash(d)), "made with user_id_type"),
+        (lambda d: (d.update(department_id_type="department_id"), _rehash(d)), "made with department_id_type"),
+        (lambda d: (d.update(app_id="cli_other"), _rehash(d)), "made with app (FEISHU_APP_ID) 'cli_other'"),
+        (lambda d: (d.update(options={**d["options"], "targets": ["bob"]}), _rehash(d)), "no longer changed"),
+        (lambda d: d.update(format_version="0"), "format_version"),
+        (lambda d: d["changes"][0].pop("body"), "damaged"),
+    ],
+)
+def test_a_tampered_or_foreign_saved_plan_is_refused_and_nothing_is_sent(
+    run: Cli, live: Live, tmp_path: Path, change, message: str
+):
+    out = tmp_path / "plan.json"
+    run("plan", "--dir", str(run.directory), "--out", str(out))
+    _tamper(out, change)
+    live.clear()
+    result = run("apply", str(out), "--dir", str(run.directory), "--auto-approve")
+    assert result.exit_code == 1
+    assert message in result.output, result.output
+    assert "Traceback" not in result.output
+    assert live.writes() == []
+
+
+def test_saved_plan_is_owner_read_only(run: Cli, tmp_path: Path):
+    out = tmp_path / "plan.json"
+    run("plan", "--dir", str(run.directory), "--out", str(out))
+    assert out.stat().st_mode & 0o777 == 0o400
+    run("plan", "--dir", str(run.directory), "--out", str(out))  # saving again replaces it
+    assert out.stat().st_mode & 0o777 == 0o400
+
+
+def test_apply_of_a_saved_plan_shows_it_before_asking(run: Cli, live: Live, tmp_path: Path):
+    out = tmp_path / "plan.json"
+    run("plan", "--dir", str(run.directory), "--out", str(out))
+    result = run("apply", str(out), "--dir", str(run.directory))
+    assert "~ @bob" in result.output and "Plan: 5 users to change" in result.output
+    assert "there is no terminal: pass --auto-approve" in result.output
+    assert live.writes() == []
+
+
+def test_show_renders_a_saved_plan_without_any_request(run: Cli, live: Live, tmp_path: Path):
+    out = tmp_path / "plan.json"
+    run("plan", "--dir", str(run.directory), "--out", str(out))
+    live.clear()
+    for fmt, expected in (("text", "Plan: 5 users to change"), ("markdown", "<!-- reconciler-plan sha256:")):
+        result = run("show", str(out), "--format", fmt)
+        assert result.exit_code == 0 and expected in result.output
     assert live.requests() == []
 
 
-def test_edited_plan_file_is_refused(run: Cli, tmp_path: Path):
+def test_targeted_saved_plan_applies_its_targets_only(run: Cli, live: Live, tmp_path: Path, seed_user_ids):
     out = tmp_path / "plan.json"
-    run("plan", "--dir", str(run.directory), "--out", str(out))
-    data = json.loads(out.read_text("utf-8"))
-    data["changes"][0]["body"]["is_frozen"] = True
-    out.write_text(json.dumps(data), "utf-8")
+    run("plan", "--dir", str(run.directory), "--target", "@bob", "--out", str(out))
     result = run("apply", str(out), "--dir", str(run.directory), "--auto-approve")
+    assert result.exit_code == 0, result.output
+    patched = [r["path"].rsplit("/", 1)[1] for r in live.requests() if r["method"] == "PATCH"]
+    assert patched == [seed_user_ids["bob"]]
+
+
+def test_protected_matches_a_user_id_as_well_as_a_handle(run: Cli, live: Live, seed_user_ids: dict[str, str]):
+    _settings(run.directory, f'protected: ["{seed_user_ids["bob"]}", "@zhaolei"]\n')
+    result = run("apply", "--dir", str(run.directory), "--auto-approve")
+    assert "- @bob skipped: protected in reconciler.yaml" in result.output
+    assert not any(r["path"].endswith(seed_user_ids["bob"]) for r in live.writes())
+
+
+def test_a_protected_entry_that_matches_no_user_is_an_error(run: Cli, live: Live):
+    _settings(run.directory, 'protected: ["@zhaolie"]\n')
+    result = run("plan", "--dir", str(run.directory))
     assert result.exit_code == 1
-    assert "edited after it was made" in result.output
+    assert "protected: 'zhaolie' matches no user file (handle) and no declared user_id" in result.output
+    assert live.requests() == []
 
 
 def test_targeted_plan_reads_and_shows_only_its_targets(run: Cli, live: Live, seed_user_ids: dict[str, str]):
@@ -142,7 +230,7 @@ def test_freezing_the_founder_fails_with_the_docs_explanation_and_others_apply(r
     founder = next(r for r in report["results"] if r["handle"] == "zhaolei")
     assert founder["status"] == "failed" and founder["code"] == 44036
     assert "cannot freeze the tenant founder" in founder["message"] and founder["log_id"]
-    assert report["summary"] == {"applied": 5, "failed": 1, "stale": 0, "skipped": 0}
+    assert report["summary"] == {"applied": 5, "applied-unverified": 0, "failed": 1, "stale": 0, "skipped": 0}
 
 
 def test_personal_data_is_masked_in_markdown_and_json_unless_asked(run: Cli):
