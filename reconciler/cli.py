@@ -437,8 +437,8 @@ def _run_apply(
 
 
 def _show(plan: Plan, fmt: str, show_sensitive: bool) -> None:
-    """The plan about to be applied, where it does not mix with a JSON report on stdout."""
-    if fmt == "json":
+    """The plan about to be applied, where it does not mix with a Markdown or JSON report on stdout."""
+    if fmt != "text":
         click.echo(RENDERERS["text"](plan, show_sensitive=show_sensitive), nl=False, err=True)
     else:
         _emit(RENDERERS["text"](plan, show_sensitive=show_sensitive))

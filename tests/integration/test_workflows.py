@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,36 +16,70 @@ import pytest
 import yaml
 
 from reconciler import bundled
-from tests.conftest import APP, Live
+from tests.conftest import APP, Live, leaked
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
 BIN = Path(sys.executable).parent
 
-# `gh` as the workflows call it; answers come from files, calls are logged. It returns what the
-# workflow's --jq expression would select, so each call here must match one in the workflows.
+# `gh` as the workflows call it: a small GitHub holding one pull request's comments. `--jq` is run by a
+# real jq (the `jq` package), so the workflows' filters are tested, not imitated. Calls are logged.
 FAKE_GH = r"""#!/usr/bin/env python3
-import json, os, shutil, sys
+import json, os, sys
+import jq
 args = sys.argv[1:]
 state = os.environ["FAKE_GH_STATE"]
 with open(os.path.join(state, "calls.log"), "a") as log:
     log.write(json.dumps(args) + "\n")
-def read(name):
+def read(name, default=""):
     path = os.path.join(state, name)
-    return open(path).read() if os.path.exists(path) else ""
-if args[:1] == ["api"] and args[1].endswith("/pulls"):
-    print(read("pr_number").strip())
-elif args[:2] == ["api", "--paginate"] and args[2].endswith("/comments"):
-    sys.stdout.write(read("comment.md"))
+    return open(path).read() if os.path.exists(path) else default
+def comments():
+    return json.loads(read("comments.json", "[]"))
+def save(items):
+    open(os.path.join(state, "comments.json"), "w").write(json.dumps(items))
+def option(name):
+    return args[args.index(name) + 1] if name in args else None
+def out(value):
+    expr = option("--jq")
+    for item in jq.compile(expr).input_value(value).all() if expr else [value]:
+        print(item if isinstance(item, str) else json.dumps(item))
+if args[0] == "api":
+    method = option("--method") or "GET"
+    path = next(a for a in args[1:] if a.startswith("repos/"))
+    field = option("-F")
+    body = open(field.split("=@", 1)[1]).read() if field else None
+    parts = path.split("/")
+    if path.endswith("/pulls"):
+        number = read("pr_number").strip()
+        out([{"number": int(number)}] if number else [])
+    elif parts[3] == "issues" and parts[-1] == "comments" and method == "GET":
+        out(comments())
+    elif parts[3] == "issues" and parts[-1] == "comments" and method == "POST":
+        items = comments()
+        login = os.environ.get("FAKE_GH_LOGIN", "github-actions[bot]")
+        items.append({"id": 1000 + len(items), "user": {"login": login}, "body": body, "issue": parts[4]})
+        save(items)
+    elif parts[4] == "comments" and method == "PATCH":
+        items = comments()
+        for c in items:
+            if c["id"] == int(parts[5]):
+                c["body"] = body
+        save(items)
+    elif parts[4] == "comments" and method == "GET":
+        out(next(c for c in comments() if c["id"] == int(parts[5])))
+    else:
+        sys.exit("fake gh: unexpected call " + " ".join(args))
 elif args[:2] == ["issue", "list"]:
     print(read("open_issue").strip())
 elif args[:2] in (["issue", "create"], ["issue", "edit"]):
-    shutil.copy(args[args.index("--body-file") + 1], os.path.join(state, args[1] + ".md"))
+    open(os.path.join(state, args[1] + ".md"), "w").write(open(option("--body-file")).read())
 elif args[:2] == ["issue", "close"]:
     open(os.path.join(state, "closed"), "w").write(args[2])
 else:
     sys.exit("fake gh: unexpected call " + " ".join(args))
 """
+BOT = "github-actions[bot]"
 
 
 def test_workflows_pass_the_github_workflow_schema():
@@ -92,6 +127,7 @@ class Run:
     output: str
     workdir: Path
     state: Path
+    summary: str
 
     @property
     def ok(self) -> bool:
@@ -99,6 +135,10 @@ class Run:
 
     def read(self, name: str) -> str:
         return (self.workdir / name).read_text("utf-8")
+
+    def comments(self) -> list[dict]:
+        path = self.state / "comments.json"
+        return json.loads(path.read_text()) if path.exists() else []
 
 
 @pytest.fixture
@@ -110,17 +150,36 @@ def workspace(tmp_path: Path) -> Path:
     return work
 
 
-def run_workflow(name: str, live: Live, workdir: Path, state: Path | None = None) -> Run:
-    """Execute the `run:` steps of a workflow's job as GitHub would (bash -eo pipefail), stopping at
-    the first failure; `uses:` steps are GitHub's own, and the install step is this test's venv."""
+INSTALLS = (
+    "python -m pip install .",
+    "python -m pip install ./base",
+    "python -m pip install '.[test]' && python -m pytest",
+)
+
+
+def _condition(expr: str, workdir: Path, failed: bool) -> bool:
+    """The `if:` forms the workflows use; any other is a test failure, not a guess."""
+    expr = expr.strip().removeprefix("${{").removesuffix("}}").strip()
+    if expr.startswith("always() && hashFiles('") and expr.endswith("') != ''"):
+        return (workdir / expr.split("'")[1]).exists()
+    raise AssertionError(f"the workflow harness does not know the condition {expr!r}")
+
+
+def run_workflow(
+    name: str, live: Live, workdir: Path, state: Path | None = None, *, fork: bool = False, secrets: bool = True
+) -> Run:
+    """Execute a workflow's job as GitHub would: each `run:` step written to a file and run by GitHub's
+    default shell, `bash -e {0}` (no pipefail), in its working-directory; a step without `if:` is skipped
+    after a failure. actions/checkout is emulated (`path: pr` gets the PR's directory/ only), setup-python
+    and the install step are this test's venv."""
     state = state or workdir.parent / "gh-state"
     state.mkdir(exist_ok=True)
     fake_bin = workdir.parent / "fake-bin"
     fake_bin.mkdir(exist_ok=True)
     (fake_bin / "gh").write_text(FAKE_GH)
     (fake_bin / "gh").chmod(0o755)
-    summary = workdir.parent / "step-summary.md"
-    summary.touch()
+    summary = workdir.parent / f"step-summary-{name}.md"
+    summary.write_text("")
     workflow = yaml.safe_load((WORKFLOWS / name).read_text())
     (job,) = workflow["jobs"].values()
     base_env = {
@@ -130,99 +189,214 @@ def run_workflow(name: str, live: Live, workdir: Path, state: Path | None = None
         "FAKE_GH_STATE": str(state),
         "GITHUB_REPOSITORY": "acme/directory",
         "GITHUB_SHA": "0" * 40,
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_RUN_ID": "42",
         "GITHUB_STEP_SUMMARY": str(summary),
         "GITHUB_OUTPUT": str(workdir.parent / "output"),
     }
-    secrets = {
+    context = {
         "secrets.FEISHU_APP_ID": APP["FEISHU_APP_ID"],
         "secrets.FEISHU_APP_SECRET": APP["FEISHU_APP_SECRET"],
+        "secrets.FEISHU_READ_APP_ID": APP["FEISHU_APP_ID"],
+        "secrets.FEISHU_READ_APP_SECRET": APP["FEISHU_APP_SECRET"],
         "github.token": "fake-token",
+        "github.event.pull_request.number": "7",
+        "github.event.pull_request.head.repo.full_name": "someone/directory-fork" if fork else "acme/directory",
+        "github.event.pull_request.base.sha": "b" * 40,
+        "github.event.pull_request.head.sha": "c" * 40,
     }
+    if fork or not secrets:  # GitHub gives fork pull requests empty secrets
+        context.update({k: "" for k in context if k.startswith("secrets.")})
     steps: list[tuple[str, int]] = []
     output = ""
-    for step in job["steps"]:
-        if "run" not in step:
+    failed = False
+    for number, step in enumerate(job["steps"]):
+        if "if" in step:
+            if not _condition(step["if"], workdir, failed):
+                continue
+        elif failed:
             continue
-        if step["run"].startswith("python -m pip install"):
-            assert step["run"] in ("python -m pip install .", "python -m pip install '.[test]' && python -m pytest")
+        if "uses" in step:
+            path = (step.get("with") or {}).get("path")
+            if step["uses"].startswith("actions/checkout@") and path == "pr":
+                shutil.copytree(workdir / "directory", workdir / "pr" / "directory")  # sparse: directory/ only
+            elif step["uses"].startswith("actions/checkout@") and path:
+                (workdir / path).mkdir()
+            continue
+        if step["run"] in INSTALLS:
             continue
         env = dict(base_env)
         for key, value in (step.get("env") or {}).items():
-            expr = value.removeprefix("${{").removesuffix("}}").strip()
-            env[key] = secrets[expr]
+            env[key] = context[value.removeprefix("${{").removesuffix("}}").strip()]
+        script = workdir.parent / f"step-{number}.sh"
+        script.write_text(step["run"])
         done = subprocess.run(
-            ["bash", "-eo", "pipefail", "-c", step["run"]], cwd=workdir, env=env, capture_output=True, text=True
+            ["bash", "--noprofile", "--norc", "-e", str(script)],  # GitHub's default `bash -e {0}`
+            cwd=workdir / step.get("working-directory", "."),
+            env=env,
+            capture_output=True,
+            text=True,
         )
         steps.append((step.get("name", step["run"][:30]), done.returncode))
         output += done.stdout + done.stderr
-        if done.returncode != 0:
-            break
-    assert APP["FEISHU_APP_SECRET"] not in output + summary.read_text()
-    return Run(steps, output + summary.read_text(), workdir, state)
+        failed = failed or done.returncode != 0
+    summary_text = summary.read_text()
+    assert not leaked(output + summary_text + json.dumps(Run([], "", workdir, state, "").comments()))
+    return Run(steps, output + summary_text, workdir, state, summary_text)
 
 
-def test_plan_workflow_writes_the_comment_body_and_the_saved_plan(live: Live, workspace: Path):
+def test_the_harness_runs_steps_without_pipefail_as_github_does(tmp_path: Path):
+    script = tmp_path / "step.sh"
+    script.write_text("false | cat\necho reached\n")
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-e", str(script)], capture_output=True, text=True)
+    assert done.returncode == 0 and "reached" in done.stdout  # so no step may rely on a pipe's status
+
+
+def test_no_step_pipes_a_command_whose_failure_matters():
+    for path in WORKFLOWS.glob("*.yml"):
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            for step in job["steps"]:
+                for line in step.get("run", "").splitlines():
+                    code = re.sub(r"'[^']*'", "''", line.split(" #")[0])  # a jq filter's pipes are not the shell's
+                    assert not re.search(r"(?<!\|)\|(?!\|)", code), (path.name, line)
+
+
+def test_plan_runs_on_every_pull_request_and_readme_names_the_real_required_checks():
+    plan = yaml.safe_load((WORKFLOWS / "plan.yml").read_text())
+    assert plan[True]["pull_request"] is None  # no paths filter: a required check must run on every PR
+    readme = (ROOT / "README.md").read_text()
+    for workflow, job in (("ci.yml", "test"), ("plan.yml", "plan")):
+        name = yaml.safe_load((WORKFLOWS / workflow).read_text())["jobs"][job]["name"]
+        assert f"`{name}`" in readme
+
+
+def test_no_workflow_uploads_an_artifact():
+    for path in WORKFLOWS.glob("*.yml"):
+        assert "upload-artifact" not in path.read_text(), path.name
+
+
+def test_only_the_apply_job_holds_the_write_secret_in_a_protected_environment():
+    for path in WORKFLOWS.glob("*.yml"):
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            text = json.dumps(job)
+            if "secrets.FEISHU_APP_SECRET" in text:
+                assert path.name == "apply.yml" and job["environment"] == "feishu-apply"
+
+
+def _reviewed(live: Live, workspace: Path) -> Run:
+    """Run plan.yml on pull request #7: the bot's comment is then the reviewed plan."""
     run = run_workflow("plan.yml", live, workspace)
     assert run.ok, run.output
-    comment = run.read("plan.md")
-    assert comment.startswith("### Feishu directory plan")
-    assert "**Plan: 5 users to change (7 fields), 7 unchanged.**" in comment
-    assert json.loads(run.read("plan.json"))["plan_hash"] in comment
+    (run.state / "pr_number").write_text("7\n")
+    shutil.rmtree(workspace / "pr")
+    shutil.rmtree(workspace / "base")
+    return run
+
+
+def test_plan_workflow_comments_the_plan_with_its_identity_on_the_first_line(live: Live, workspace: Path):
+    run = run_workflow("plan.yml", live, workspace)
+    assert run.ok, run.output
+    (comment,) = run.comments()
+    assert comment["user"]["login"] == BOT
+    first, _, rest = comment["body"].partition("\n")
+    assert first.startswith("<!-- reconciler-plan sha256:") and rest.startswith("### Feishu directory plan")
+    assert "**Plan: 5 users to change (7 fields), 7 unchanged.**" in comment["body"]
     assert live.writes() == []
+
+
+def test_plan_workflow_updates_its_one_comment_on_the_next_push(live: Live, workspace: Path):
+    run = run_workflow("plan.yml", live, workspace)
+    shutil.rmtree(workspace / "pr")
+    shutil.rmtree(workspace / "base")
+    bob = workspace / "directory" / "users" / "bob.yaml"
+    bob.write_text(bob.read_text().replace("Product Manager", "Chief Product Officer"))
+    again = run_workflow("plan.yml", live, workspace, run.state)
+    assert again.ok, again.output
+    (comment,) = again.comments()
+    assert "Chief Product Officer" in comment["body"]
 
 
 def test_plan_workflow_fails_the_check_on_an_invalid_file_and_says_why(live: Live, workspace: Path):
     (workspace / "directory" / "users" / "ghost.yaml").write_text("user_id: ou_x\nnmae: Ghost\n")
     run = run_workflow("plan.yml", live, workspace)
-    assert run.steps[-1] == ("Validate", 1)
-    assert "unknown key 'nmae'; did you mean 'name'?" in run.read("plan.md")
+    assert run.steps[-2:] == [("Validate", 1), ("Comment the plan on the pull request", 0)]
+    (comment,) = run.comments()
+    assert comment["body"].startswith("<!-- reconciler-plan invalid -->\n")
+    assert "unknown key 'nmae'; did you mean 'name'?" in comment["body"]
     assert live.requests() == []
 
 
-def _reviewed(live: Live, workspace: Path) -> Path:
-    """Run plan.yml as on the pull request and hand its comment to the fake GitHub."""
-    run = run_workflow("plan.yml", live, workspace)
+def test_plan_workflow_on_a_fork_validates_and_explains_why_there_is_no_live_plan(live: Live, workspace: Path):
+    run = run_workflow("plan.yml", live, workspace, fork=True)
     assert run.ok, run.output
-    (run.state / "pr_number").write_text("7\n")
-    (run.state / "comment.md").write_text(run.read("plan.md"))
-    return run.state
+    assert "comes from a fork, and GitHub gives pull requests from forks no" in run.summary
+    assert run.comments() == [] and live.requests() == []
 
 
-def test_apply_workflow_applies_the_reviewed_plan_and_publishes_the_report(live: Live, workspace: Path):
-    state = _reviewed(live, workspace)
-    run = run_workflow("apply.yml", live, workspace, state)
+def test_plan_workflow_without_its_secrets_fails_and_names_them(live: Live, workspace: Path):
+    run = run_workflow("plan.yml", live, workspace, secrets=False)
+    assert run.steps[-2] == ("Plan", 1)
+    assert "FEISHU_READ_APP_ID and FEISHU_READ_APP_SECRET are not set" in run.output
+    assert live.requests() == []
+
+
+def test_apply_workflow_applies_the_reviewed_plan_and_posts_the_report(live: Live, workspace: Path):
+    reviewed = _reviewed(live, workspace)
+    run = run_workflow("apply.yml", live, workspace, reviewed.state)
     assert run.ok, run.output
-    assert "The plan matches the reviewed plan" in run.output
-    assert "**Apply: 5 applied, 0 failed, 0 stale, 0 skipped.**" in (workspace.parent / "step-summary.md").read_text()
+    assert "**Apply: 5 applied, 0 failed, 0 stale, 0 skipped.**" in run.summary
     assert sum(r["method"] == "PATCH" for r in live.requests()) == 5
+    report = run.comments()[-1]
+    assert report["issue"] == "7" and "**Apply: 5 applied" in report["body"]
 
 
 def test_apply_workflow_refuses_a_desired_state_other_than_the_reviewed_one(live: Live, workspace: Path):
-    state = _reviewed(live, workspace)
+    reviewed = _reviewed(live, workspace)
     bob = workspace / "directory" / "users" / "bob.yaml"
     bob.write_text(bob.read_text().replace("Product Manager", "Chief Product Officer"))
-    run = run_workflow("apply.yml", live, workspace, state)
-    assert run.steps[-1] == ("Check it is the reviewed plan", 1)
-    assert "the desired state differs from the one reviewed" in run.output
+    run = run_workflow("apply.yml", live, workspace, reviewed.state)
+    assert ("Apply", 1) in run.steps
+    assert "the plan now is not the reviewed plan" in run.output
     assert live.writes() == []
+    assert "Nothing was applied" in run.comments()[-1]["body"]
 
 
-def test_apply_workflow_reports_live_drift_since_review_and_applies(
+def test_apply_workflow_refuses_when_live_changed_the_writes_since_review(
     live: Live, workspace: Path, seed_user_ids: dict[str, str]
 ):
-    state = _reviewed(live, workspace)
+    reviewed = _reviewed(live, workspace)
     live.patch(seed_user_ids["sunli"], {"job_title": "Changed in the console"})
-    run = run_workflow("apply.yml", live, workspace, state)
-    assert run.ok, run.output
-    assert "live changed since the review, so the plan differs" in run.output
-    assert "Apply: 6 applied" in run.output
-    assert live.user(seed_user_ids["sunli"])["job_title"] == "Sales Representative"
+    run = run_workflow("apply.yml", live, workspace, reviewed.state)
+    assert ("Apply", 1) in run.steps
+    assert "the directory or live state changed since the review" in run.output
+    assert sum(w["method"] == "PATCH" for w in live.writes()) == 1  # the console's own change only
 
 
 def test_apply_workflow_refuses_a_push_without_a_reviewed_plan(live: Live, workspace: Path):
     run = run_workflow("apply.yml", live, workspace)
-    assert run.steps[-1] == ("Check it is the reviewed plan", 1)
-    assert "no reviewed plan found" in run.output
+    assert ("Apply", 1) in run.steps
+    assert "identifies no reviewed plan" in run.output
+    assert live.writes() == []
+
+
+@pytest.mark.parametrize("author", ["mallory", BOT])
+def test_apply_workflow_ignores_an_identity_anyone_else_could_write(live: Live, workspace: Path, author: str):
+    reviewed = _reviewed(live, workspace)
+    bob = workspace / "directory" / "users" / "bob.yaml"
+    bob.write_text(bob.read_text().replace("Product Manager", "Chief Product Officer"))
+    shutil.rmtree(workspace / "pr", ignore_errors=True)
+    forged = run_workflow("plan.yml", live, workspace, workspace.parent / "other-pr")  # the unreviewed plan
+    forged_marker = forged.comments()[0]["body"].split("\n", 1)[0]
+    comments = reviewed.comments()
+    if author == BOT:  # the bot's comment holds the forged marker, but not on its first line
+        comments[0]["body"] = comments[0]["body"].replace("### Feishu", f"{forged_marker}\n### Feishu", 1)
+        comments[0]["body"] = "x" + comments[0]["body"]
+    else:
+        comments.append({"id": 5000, "user": {"login": author}, "body": forged_marker, "issue": "7"})
+    (reviewed.state / "comments.json").write_text(json.dumps(comments))
+    live.clear()
+    run = run_workflow("apply.yml", live, workspace, reviewed.state)
+    assert ("Apply", 1) in run.steps
     assert live.writes() == []
 
 
@@ -235,6 +409,7 @@ def test_drift_workflow_opens_one_issue_with_both_remedies_then_closes_it(live: 
     (run.state / "open_issue").write_text("12\n")
     again = run_workflow("drift.yml", live, workspace, run.state)
     assert again.ok and (run.state / "edit.md").exists()  # updated, not a second issue
-    run_workflow("apply.yml", live, workspace, _reviewed(live, workspace))
+    reviewed = _reviewed(live, workspace)
+    run_workflow("apply.yml", live, workspace, reviewed.state)
     settled = run_workflow("drift.yml", live, workspace, run.state)
     assert settled.ok and (run.state / "closed").read_text() == "12"
