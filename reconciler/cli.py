@@ -643,7 +643,7 @@ def import_cmd(directory: Path, force: bool) -> None:
             f"{users_dir}: refused: it holds links ({', '.join(sorted(links))}); import writes plain files"
         )
     (directory / "departments.yaml").write_text(dept_text, "utf-8")
-    _record_base_url(directory / "reconciler.yaml", base_url, settings)
+    kept = _record_settings(directory / "reconciler.yaml", base_url, settings, _imported_ids(files))
     for handle, text in files.items():
         (users_dir / f"{handle}.yaml").write_text(text, "utf-8")
     stale = sorted(set(existing) - {f"{h}.yaml" for h in files})
@@ -655,21 +655,50 @@ def import_cmd(directory: Path, force: bool) -> None:
             f"Deleted {len(stale)} user files of people not in the import: {', '.join(stale[:10])}"
             + (" …" if len(stale) > 10 else "")
         )
+    dropped = sorted(set(settings.protected) - set(kept))
+    if dropped:
+        click.echo(f"Removed from protected (no such imported user): {', '.join('@' + d for d in dropped)}")
     click.echo("Review them, commit, then run `reconciler plan`: it should show no changes.")
 
 
-def _record_base_url(path: Path, base_url: str, settings: Settings) -> None:
-    """reconciler.yaml names the tenant the import came from (other settings and comments are kept)."""
+def _imported_ids(files: dict[str, str]) -> set[str]:
+    """Handles and user_ids of the imported files: what a `protected` entry may name."""
+    ids = set(files)
+    for text in files.values():
+        for line in text.splitlines():
+            if line.startswith("user_id: "):
+                ids.add(line.split(": ", 1)[1].strip("'\""))
+    return ids
+
+
+def _record_settings(path: Path, base_url: str, settings: Settings, imported: set[str]) -> list[str]:
+    """reconciler.yaml names the tenant the import came from, and `protected` keeps only entries that
+    name an imported user (the example org's entries would otherwise fail every plan). Other lines
+    and comments are kept. Returns the protected entries kept."""
+    kept = [p for p in settings.protected if p in imported]
     if not path.exists():
         path.write_text(
             f"base_url: {base_url}\nuser_id_type: {settings.user_id_type}\n"
             f"department_id_type: {settings.department_id_type}\n",
             "utf-8",
         )
-        return
-    text = path.read_text("utf-8")
-    lines = [line for line in text.splitlines() if not line.startswith("base_url:")]
-    path.write_text(f"base_url: {base_url}\n" + "".join(f"{line}\n" for line in lines), "utf-8")
+        return kept
+    lines = path.read_text("utf-8").splitlines()
+    out = [f"base_url: {base_url}"]
+    in_protected = False
+    for line in lines:
+        if in_protected and line.startswith((" ", "-")) and line.lstrip().startswith("-"):
+            continue  # an item of a block-style protected list: rewritten below
+        in_protected = False
+        if line.startswith("base_url:"):
+            continue
+        if line.startswith("protected:"):
+            in_protected = True
+            comment = line[line.index(" #") :] if " #" in line else ""
+            line = "protected: [" + ", ".join(json.dumps("@" + p) for p in kept) + "]" + comment
+        out.append(line)
+    path.write_text("".join(f"{line}\n" for line in out), "utf-8")
+    return kept
 
 
 @cli.command("emulator")
@@ -736,10 +765,7 @@ def emulator_cmd(
 
 
 def _demo_directory(directory: Path | None) -> Path:
-    if directory is not None:
-        return directory
-    local = Path("directory")
-    return local if (local / "users").is_dir() else bundled("example")
+    return directory if directory is not None else bundled("example")
 
 
 @cli.command("demo")
@@ -749,7 +775,7 @@ def _demo_directory(directory: Path | None) -> Path:
     "directory",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Directory to use. Default: ./directory if present, else the bundled example.",
+    help="Directory to use. Default: the bundled example org (what a fresh clone's directory/ holds).",
 )
 @click.option("--show-sensitive", is_flag=True, help="Show mobile and e-mail values instead of masking them.")
 @user_errors

@@ -113,6 +113,8 @@ class Faults:
         self.reject: dict[str, int] = {}
         self.expire_after: int | None = None
         self.expire_at: float | None = None
+        self.deny_reads_after: int | None = None
+        self.writes = 0
         self.seen = 0
         self.injected: dict[str, int] = {}
         self.store: Store | None = None
@@ -127,6 +129,7 @@ class Faults:
             "reject",
             "expire_token_after",
             "expire_token_at_seconds",
+            "deny_reads_after_writes",
         }
         unknown = set(cfg) - allowed
         if unknown:
@@ -148,6 +151,10 @@ class Faults:
             self.expire_after = cfg.get("expire_token_after")  # the Nth request sees its token expired
             at = cfg.get("expire_token_at_seconds")  # or: the first request that many seconds from now
             self.expire_at = time.monotonic() + float(at) if at is not None else None
+            # the app loses its read scope after N writes (an admin edits it mid-apply): reads answer 99991672
+            after = cfg.get("deny_reads_after_writes")
+            self.deny_reads_after = int(after) if after is not None else None
+            self.writes = 0
             self.seen = 0
             self.injected = {}
             self.store = store
@@ -162,6 +169,7 @@ class Faults:
             "expire_token_after": self.expire_after,
             "expire_token_pending": self.expire_at is not None,
             "injected": dict(self.injected),
+            "deny_reads_after_writes": self.deny_reads_after,
         }
 
     def _roll(self, endpoint: str, kinds: tuple[str, ...]) -> str | None:
@@ -189,9 +197,19 @@ class Faults:
         """Token expiry, then the request's rolled `fault` (see roll), as the API would answer it."""
         with self.lock:
             self.seen += 1
+            if endpoint in ("users.patch", "users.put"):
+                self.writes += 1
+            denied = (
+                self.deny_reads_after is not None
+                and self.writes >= self.deny_reads_after
+                and endpoint in ("users.batch", "users.get")
+            )
             expire = self.expire_after is not None and self.seen == self.expire_after
             if self.expire_at is not None and time.monotonic() >= self.expire_at:
                 expire, self.expire_at = True, None
+        if denied:
+            scope = "Access denied. One of the following scopes is required: [contact:contact.base:readonly]"
+            raise ApiFailure(400, 99991672, scope)
         if expire and self.store is not None:
             self.store.expire_tokens()
             self.injected["token_expiry"] = self.injected.get("token_expiry", 0) + 1
