@@ -1,0 +1,122 @@
+"""Every user-controlled string in the PR comment stays inside code: parsed with a CommonMark parser
+(markdown-it-py, with GitHub's tables), no value can mention, link, embed, add a heading, add HTML or
+imitate the plan identity; the comment stays under GitHub's size limit."""
+
+from __future__ import annotations
+
+import pytest
+from markdown_it import MarkdownIt
+
+from reconciler.apply import ApplyReport, UserResult
+from reconciler.errors import Issue
+from reconciler.plan import FieldChange, Plan, PlanError, UserChange
+from reconciler.planfile import reviewed_hash
+from reconciler.render import render_invalid_markdown, render_markdown, render_report_markdown, render_text
+
+FORGED = "<!-- reconciler-plan sha256:" + "f" * 32 + " -->"
+HOSTILE = [
+    "@octocat please approve",
+    "![x](https://evil.example/pixel.png)",
+    "[click](https://evil.example)",
+    "https://evil.example/auto",
+    "\n### Approved by security\n",
+    FORGED,
+    "\n" + FORGED + "\n",
+    "```\n@admins\n```",
+    "````` ~~~ ``",
+    "</details><img src=x onerror=alert(1)>",
+    "| a | b |\n|---|---|",
+    "evil\u202etxt.exe\u200b",
+    "\x1b[31mred\x1b[0m",
+    "<script>alert(1)</script>",
+    "*bold* _em_ <b>b</b> &amp;",
+]
+ALLOWED_HTML = {"<details><summary>Changes per user</summary>", "</details>"}
+
+
+def _plan(value: str) -> Plan:
+    change = UserChange(
+        handle=f"h{value}",
+        user_id=f"ou_{value}",
+        name=value,
+        path=f"directory/users/{value}.yaml",
+        changes=[
+            FieldChange("name", value, f"{value}!"),
+            FieldChange("leader_user_id", f"ou_a{value}", "ou_b"),
+            FieldChange("custom_attrs", [], [], [f"custom_attrs[{value}].value.text: {value} → {value}"]),
+        ],
+        body={"name": f"{value}!", "leader_user_id": "ou_b"},
+        lane="normal",
+        fingerprint="x",
+        compared=["name"],
+    )
+    return Plan(
+        base_url="https://open.feishu.cn",
+        user_id_type="open_id",
+        department_id_type="open_department_id",
+        desired_digest="0" * 64,
+        changes=[change],
+        errors=[PlanError(value, f"directory/users/{value}.yaml", f"user_id {value} was not returned", 41050)],
+        warnings=[f"directory/users/x.yaml:1:1: name: {value}"],
+        names={f"ou_a{value}": value, "ou_b": f"@{value}"},
+    )
+
+
+def _outside_code(markdown: str) -> tuple[list[str], list[str], list[str]]:
+    """(text outside code, HTML, heading texts) as a CommonMark + GFM-table renderer sees them."""
+    texts, html, headings = [], [], []
+    tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
+    for i, token in enumerate(tokens):
+        assert token.type not in ("link_open", "image"), token
+        if token.type == "html_block":
+            html.extend(line for line in token.content.splitlines() if line)
+        if token.type == "heading_open":
+            headings.append(tokens[i + 1].content)
+        for child in token.children or []:
+            assert child.type not in ("link_open", "image"), child
+            if child.type == "text":
+                texts.append(child.content)
+            if child.type == "html_inline":
+                html.append(child.content)
+    return texts, html, headings
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_a_hostile_value_stays_inside_code_in_the_plan_comment(value: str):
+    plan = _plan(value)
+    markdown = render_markdown(plan)
+    texts, html, headings = _outside_code(markdown)
+    assert headings == ["Feishu directory plan"]
+    assert html[0] == plan.marker() and set(html[1:]) <= ALLOWED_HTML
+    assert reviewed_hash(markdown) == plan.hash
+    assert not any("@" in t or "evil" in t or "script" in t for t in texts), texts
+    assert "\u202e" not in markdown and "\x1b" not in markdown and "\\u202e" in render_markdown(_plan("a\u202eb"))
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_a_hostile_value_stays_inside_code_in_the_apply_report_and_the_invalid_comment(value: str):
+    report = ApplyReport("sha256:" + "0" * 32, [UserResult(value, value, "failed", ["name"], value, 41050, value)])
+    invalid = render_invalid_markdown([Issue(f"users/{value}.yaml", 1, 1, value, value)])
+    for markdown in (render_report_markdown(report), invalid):
+        texts, html, headings = _outside_code(markdown)
+        assert len(headings) == 1 and set(html) <= {"<!-- reconciler-plan invalid -->"}
+        assert not any("@" in t or "evil" in t or "script" in t for t in texts), texts
+
+
+def test_text_output_shows_control_and_bidi_characters_escaped():
+    text = render_text(_plan("evil\u202etxt\x1b[31m"))
+    assert "\u202e" not in text and "\x1b" not in text
+    assert "evil\\u202etxt\\u001b[31m" in text
+
+
+def test_the_comment_stays_under_githubs_limit_whatever_the_errors_and_warnings():
+    plan = _plan("x" * 5000)
+    plan.errors = plan.errors * 3000
+    plan.warnings = plan.warnings * 3000
+    plan.changes = plan.changes * 200
+    markdown = render_markdown(plan)
+    assert len(markdown) <= 65_536
+    assert "more errors and warnings not shown" in markdown
+    assert markdown.startswith(plan.marker() + "\n")
+    many = [Issue("users/x.yaml", 1, 1, "name", "y" * 3000)] * 5000
+    assert len(render_invalid_markdown(many)) <= 65_536
