@@ -684,14 +684,16 @@ def _record_settings(path: Path, base_url: str, settings: Settings, imported: se
         )
         return kept
     lines = path.read_text("utf-8").splitlines()
-    out = [f"base_url: {base_url}"]
+    has_base_url = any(line.startswith("base_url:") for line in lines)
+    out = [] if has_base_url else [f"base_url: {base_url}"]
     in_protected = False
     for line in lines:
         if in_protected and line.startswith((" ", "-")) and line.lstrip().startswith("-"):
             continue  # an item of a block-style protected list: rewritten below
         in_protected = False
         if line.startswith("base_url:"):
-            continue
+            comment = line[line.index(" #") :] if " #" in line else ""
+            line = f"base_url: {base_url}{comment}"
         if line.startswith("protected:"):
             in_protected = True
             comment = line[line.index(" #") :] if " #" in line else ""
