@@ -145,6 +145,18 @@ def seed_user_ids() -> dict[str, str]:
     return out
 
 
+FAST_QUOTAS = "quotas: {time_scale: 1000}\n"  # the documented limits on a clock 1000x faster
+
+
+def drifted_org(n: int, tmp_path: Path) -> Iterator[tuple[Live, Path]]:
+    """A generated live org of `n` users and a directory that changes every one of them."""
+    from reconciler.emulator import generate_directory, generate_org
+
+    directory = generate_directory(n, tmp_path, drift=1.0, settings=FAST_QUOTAS)
+    for live in start(generate_org(n)):
+        yield live, directory
+
+
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst

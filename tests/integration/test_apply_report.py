@@ -14,19 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.emulator import generate_directory, generate_org
 from reconciler.lock import apply_lock
-from tests.conftest import APP, Live, invoke, start
+from tests.conftest import APP, Live, drifted_org, invoke
 
 N = 200
-FAST_QUOTAS = "quotas: {time_scale: 1000}\n"
 
 
 @pytest.fixture
 def org(tmp_path: Path) -> Iterator[tuple[Live, Path]]:
-    directory = generate_directory(N, tmp_path, drift=1.0, settings=FAST_QUOTAS)
-    for live in start(generate_org(N)):
-        yield live, directory
+    yield from drifted_org(N, tmp_path)
 
 
 def _patched(live: Live) -> set[str]:

@@ -20,22 +20,17 @@ import pytest
 
 from reconciler.client import DirectoryClient, RetryPolicy, UserReads
 from reconciler.config import Credentials, Quotas
-from reconciler.emulator import generate_directory, generate_org
 from reconciler.emulator.faults import Faults
 from reconciler.emulator.store import Store
 from reconciler.errors import ApiError, TransportError
-from tests.conftest import APP, Live, invoke, start
+from tests.conftest import APP, Live, drifted_org, invoke
 
 N = 1000
-# the documented limits on a clock 1000x faster: pacing never slows these tests down
-FAST_QUOTAS = "quotas: {time_scale: 1000}\n"
 
 
 @pytest.fixture
 def org_1000(tmp_path: Path) -> Iterator[tuple[Live, Path]]:
-    directory = generate_directory(N, tmp_path, drift=1.0, settings=FAST_QUOTAS)
-    for live in start(generate_org(N)):
-        yield live, directory
+    yield from drifted_org(N, tmp_path)
 
 
 def _cli(live: Live, *args: str):
