@@ -16,10 +16,11 @@ from tests.integration.test_workflows import run_workflow
 
 
 def _fresh_clone(tmp_path: Path) -> Path:
-    """What a clone of this repository holds in directory/ (the example org)."""
+    """What a fresh clone of this repository holds in directory/: the example org (never read from
+    the repository itself, which may already hold a real org)."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    shutil.copytree(ROOT / "directory", repo / "directory")
+    shutil.copytree(bundled("example"), repo / "directory")
     return repo
 
 
