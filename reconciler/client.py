@@ -4,9 +4,9 @@ Owns the tenant token, the documented quotas (scheduled client-side so the API n
 no), retries for what is worth retrying, and turning every non-zero `code` into an ApiError.
 It never sends the deprecated PUT: PUT replaces the whole user and would wipe undeclared fields.
 
-It speaks HTTP through httpcore, the transport inside httpx, without httpx's client layer: this
-client uses none of it (redirects, cookies, proxies, auth flows), and it cost every run ~70 ms of
-imports and every request ~0.2 ms of CPU re-checking URLs and merging headers.
+It speaks HTTP through httpx with trust_env: HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY and
+SSL_CERT_FILE / SSL_CERT_DIR work as users of a corporate network expect, and a TLS or proxy failure
+is reported with its cause. httpx is imported on first use, so validate and --help load no HTTP stack.
 """
 
 from __future__ import annotations
@@ -18,21 +18,20 @@ import re
 import sys
 import threading
 import time
-import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from .config import Credentials, Quotas
 from .errors import ApiError, TransportError
 from .fields import Lane
 
 if TYPE_CHECKING:
-    import httpcore
+    import httpx
 
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 USERS = "/open-apis/contact/v3/users"
@@ -41,7 +40,7 @@ BATCH_WORK = 0.02  # s: ample for a caller to handle one batch's answer (diffing
 TOKEN_CODES = frozenset({99991661, 99991663, 99991671})
 RATE_LIMIT_CODE = 99991400
 LOCK_CODE = 44025
-REQUEST_HEADERS = [(b"User-Agent", b"feishu-directory-reconciler"), (b"Accept", b"*/*"), (b"Accept-Encoding", b"gzip")]
+REQUEST_HEADERS = {"User-Agent": "feishu-directory-reconciler", "Accept": "*/*", "Accept-Encoding": "gzip"}
 
 
 @dataclass(frozen=True)
@@ -55,10 +54,42 @@ class Answer:
 
 @functools.cache
 def _exchange_errors() -> tuple[type[Exception], ...]:
-    """What a failed exchange raises: timeouts, network and protocol errors (all worth a retry)."""
-    import httpcore
+    """What a failed exchange raises: timeouts, network, proxy and protocol errors (worth a retry)."""
+    import httpx
 
-    return (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError)
+    return (httpx.TransportError,)
+
+
+@functools.cache
+def _decoding_errors() -> tuple[type[Exception], ...]:
+    import httpx
+
+    return (httpx.DecodingError,)
+
+
+def _via_proxy(url: str) -> str:
+    """` through the proxy http://proxy:3128` when the environment routes `url` through one (the
+    proxy's credentials left out), so a failure says where it happened."""
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(url)
+    proxies = getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or proxy_bypass(parts.hostname or ""):
+        return ""
+    shown = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+    return f" through the proxy {shown.scheme}://{shown.hostname}" + (f":{shown.port}" if shown.port else "")
+
+
+def _cause(exc: Exception) -> str:
+    """Why an exchange failed, in words: a TLS verification or proxy failure names itself."""
+    text = str(exc) or type(exc).__name__
+    if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text:
+        return f"TLS failed: {text}; behind a TLS-inspecting proxy set SSL_CERT_FILE to its CA bundle"
+    if type(exc).__name__ == "ProxyError":
+        return f"the proxy refused or failed: {text}; check HTTPS_PROXY / HTTP_PROXY / NO_PROXY"
+    return f"{type(exc).__name__}: {text}"
 
 
 @dataclass
@@ -375,26 +406,32 @@ class DirectoryClient:
         self._token_expiry = 0.0
         self._token_lock = threading.Lock()
         self._rng = random.Random()
-        self._extensions = {"timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout)}
-        self._host = urlsplit(self.base_url).netloc.encode("ascii")  # an origin: check_base_url
-        self._pool: httpcore.ConnectionPool | None = None
+        self._timeout = timeout
+        self._pool: httpx.Client | None = None
         self._pool_lock = threading.Lock()
 
-    def _connections(self) -> httpcore.ConnectionPool:
-        # made, and httpcore imported (~30 ms), on first use: `plan --eager-reads` has forked its
-        # parsing processes by then, and they scan the first files meanwhile
+    def _connections(self) -> httpx.Client:
+        # made, and httpx imported, on first use: commands that send nothing never load it
         if self._pool is None:
             with self._pool_lock:
                 if self._pool is None:
-                    import httpcore
+                    import httpx
 
-                    # no ssl_context: https verifies against certifi's CA bundle, as httpx does;
-                    # plain http is for loopback only (config.check_base_url) and loads no CA store
-                    self._pool = httpcore.ConnectionPool(
-                        max_connections=self.concurrency * 2,
-                        max_keepalive_connections=self.concurrency * 2,
-                        keepalive_expiry=5.0,  # httpx's: a connection idle longer may be closed by the server
-                    )
+                    try:
+                        self._pool = httpx.Client(
+                            trust_env=True,  # proxies and CA bundles from the environment
+                            timeout=self._timeout,
+                            limits=httpx.Limits(
+                                max_connections=self.concurrency * 2, max_keepalive_connections=self.concurrency * 2
+                            ),
+                            headers=REQUEST_HEADERS,
+                            follow_redirects=False,
+                        )
+                    except (ValueError, httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                        raise TransportError(
+                            f"the proxy settings in the environment are not usable ({exc}); "
+                            "check HTTPS_PROXY / HTTP_PROXY / ALL_PROXY"
+                        ) from None
         return self._pool
 
     def close(self) -> None:
@@ -470,7 +507,7 @@ class DirectoryClient:
                         self.scheduler.release(slot)
             except _exchange_errors() as exc:
                 failure: Exception = TransportError(
-                    f"{what}: cannot reach {self.base_url} ({type(exc).__name__}); "
+                    f"{what}: cannot reach {self.base_url}{_via_proxy(self.base_url)} ({_cause(exc)}); "
                     "check base_url / FEISHU_BASE_URL and the network"
                 )
                 delay = self._backoff(attempt)
@@ -515,21 +552,18 @@ class DirectoryClient:
 
     def _exchange(self, method: str, url: str, content: bytes | None, token: str | None) -> Answer:
         """One HTTP request and its whole answer."""
-        headers = [(b"Host", self._host), *REQUEST_HEADERS]
+        headers = {}
         if token is not None:
-            headers.append((b"Authorization", b"Bearer " + token.encode()))
+            headers["Authorization"] = "Bearer " + token
         if content is not None:
-            headers += [(b"Content-Type", b"application/json"), (b"Content-Length", str(len(content)).encode())]
-        pool = self._connections()
-        response = pool.request(method, url, headers=headers, content=content, extensions=self._extensions)
-        fields = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in response.headers}
-        body = response.content
-        if fields.get("content-encoding") == "gzip":
+            headers["Content-Type"] = "application/json"
+        with self._connections().stream(method, url, headers=headers, content=content) as response:
+            fields = {name.lower(): value for name, value in response.headers.items()}
             try:
-                body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
-            except zlib.error:
-                pass  # left as sent: _send reports a body that is not Feishu's JSON envelope
-        return Answer(response.status, fields, body)
+                body = response.read()  # un-gzipped by httpx
+            except _decoding_errors():
+                body = b""  # a corrupt gzip body: _send reports a body that is not Feishu's JSON envelope
+        return Answer(response.status_code, fields, body)
 
     def _backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff."""
