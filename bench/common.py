@@ -1,8 +1,7 @@
 """Shared benchmark plumbing: build an org of N users on disk and in an emulator process, run the
 real CLI against it over loopback, and measure what the issue asks for.
 
-Standard library only: the benchmarks run in a plain `pip install .`, as the tool is deployed (the
-test extra would add httpx, and with it anyio, which httpcore then imports at every start).
+Standard library only: the benchmarks run in a plain `pip install .`, as the tool is deployed.
 """
 
 from __future__ import annotations

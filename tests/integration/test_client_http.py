@@ -130,7 +130,7 @@ def test_an_answer_slower_than_the_timeout_is_retried_then_a_clear_error(live: L
 
 
 def test_loading_the_cli_loads_no_http_stack():
-    # httpcore is imported by the first request: validate and --help never pay for it
+    # httpx is imported by the first request: validate and --help never pay for it
     code = "import sys, reconciler.cli; print(sorted({'httpx', 'httpcore', 'h11'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
