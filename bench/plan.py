@@ -4,6 +4,7 @@
     python bench/plan.py --users 10000 --quotas        # documented quotas on: wall vs quota floor
     python bench/plan.py --users 10000 --quotas --eager-reads   # the same, reads overlapping parsing
     python bench/plan.py --users 1000 --users 100000   # linearity of the CPU cost per user
+    python bench/plan.py --users 10000 --quotas --rtt-ms 100   # a real tenant's round trip, ±20% jitter
 
 Prints wall time, API calls, rate-limit rejections, peak memory, the quota floor and wall/floor,
 and the CPU part of plan per user next to a bare yaml.load(CSafeLoader) of the same files.
@@ -32,12 +33,20 @@ from reconciler.emulator import generate_directory
 
 
 def bench_plan(
-    n: int, quotas: bool, drift: float, work: Path, repeat: int, flags: tuple[str, ...] = ()
+    n: int,
+    quotas: bool,
+    drift: float,
+    work: Path,
+    repeat: int,
+    flags: tuple[str, ...] = (),
+    rtt_ms: float = 0.0,
+    jitter: float = 0.2,
 ) -> dict[str, float | int]:
     # quotas off: tell the client too (reconciler.yaml), or it paces itself at the documented limits
     unlimited = "" if quotas else "quotas: {per_second: 1000000, per_minute: 100000000, slow_lane_per_second: 1000}\n"
     directory = generate_directory(n, work, drift=drift, settings=unlimited)
-    emulator = start_emulator(n, *(["--quotas"] if quotas else []))
+    network = ["--rtt-ms", str(rtt_ms), "--jitter", str(jitter)] if rtt_ms else []
+    emulator = start_emulator(n, *(["--quotas"] if quotas else []), *network)
     runs, logs, bares = [], [], []
     try:
         for _ in range(repeat):  # the median of interleaved runs: this VM's speed drifts
@@ -55,7 +64,8 @@ def bench_plan(
     bare_wall = statistics.median(b[0] for b in bares)
     bare_parse = statistics.median(b[1] for b in bares)
     counts = endpoint_counts(log)
-    floor = quota_floor({k: v for k, v in counts.items() if "auth" not in k})
+    # the floor at this round trip: the quota floor, plus the token's round trip and the last answer's
+    floor = quota_floor({k: v for k, v in counts.items() if "auth" not in k}) + 2 * rtt_ms / 1000
     times = sorted(r["time"] for r in log if "auth" not in r["path"])
     read_phase = times[-1] - times[0] if times else 0.0
     first_read = times[0] - run.started if times else 0.0
@@ -92,12 +102,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the median is reported")
     parser.add_argument("--drift", type=float, default=0.01, help="share of users with a changed field")
     parser.add_argument("--eager-reads", action="store_true", help="plan --eager-reads (reads overlap parsing)")
+    parser.add_argument("--rtt-ms", type=float, default=0.0, help="network round trip the emulator adds")
+    parser.add_argument("--jitter", type=float, default=0.2, help="± share of each half of the round trip")
     args = parser.parse_args()
     flags = ("--eager-reads",) if args.eager_reads else ()
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.users or [10000]:
-            figures = bench_plan(n, args.quotas, args.drift, Path(tmp), args.repeat, flags)
-            mode = ", eager reads" if args.eager_reads else ""
+            figures = bench_plan(n, args.quotas, args.drift, Path(tmp), args.repeat, flags, args.rtt_ms, args.jitter)
+            mode = (", eager reads" if args.eager_reads else "") + (
+                f", round trip {args.rtt_ms:g} ms ±{args.jitter:.0%}" if args.rtt_ms else ""
+            )
             report(f"plan, {n} users, quotas {'on' if args.quotas else 'off'}{mode}", figures)
 
 

@@ -727,9 +727,30 @@ def _record_settings(path: Path, base_url: str, settings: Settings, imported: se
     help="Run quota time this many times faster (benchmarks).",
 )
 @click.option("--faults", "faults_json", help='Fault injection as JSON, e.g. \'{"rate": 0.1, "seed": 1}\'.')
+@click.option(
+    "--rtt-ms",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Add a network round trip to every API request: half on the way in, half on the way out.",
+)
+@click.option(
+    "--jitter",
+    type=click.FloatRange(min=0, max=0.99),
+    default=0.0,
+    show_default=True,
+    help="Vary each half of the round trip by up to this share (0.2: ±20%).",
+)
 @user_errors
 def emulator_cmd(
-    seed: Path | None, generate: int | None, port: int, quotas: bool, time_scale: float, faults_json: str | None
+    seed: Path | None,
+    generate: int | None,
+    port: int,
+    quotas: bool,
+    time_scale: float,
+    faults_json: str | None,
+    rtt_ms: float,
+    jitter: float,
 ) -> None:
     """Serve the built-in Feishu contact API emulator on 127.0.0.1 until interrupted.
 
@@ -749,11 +770,10 @@ def emulator_cmd(
         raise ReconcilerError(
             f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); pick another port, or 0 for a free one"
         ) from None
-    if faults_json:
-        try:
-            faults.configure(json.loads(faults_json), server.app.store)
-        except (ValueError, TypeError) as exc:
-            raise click.UsageError(f"--faults: {exc}") from None
+    try:
+        faults.configure({"rtt_ms": rtt_ms, "jitter": jitter, **json.loads(faults_json or "{}")}, server.app.store)
+    except (ValueError, TypeError) as exc:
+        raise click.UsageError(f"--faults: {exc}") from None
     click.echo(f"listening on {server.url}")
     sys.stdout.flush()
     stop = threading.Event()

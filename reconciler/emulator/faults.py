@@ -114,6 +114,8 @@ class Faults:
         self.expire_after: int | None = None
         self.expire_at: float | None = None
         self.deny_reads_after: int | None = None
+        self.rtt_ms = 0.0
+        self.jitter = 0.0
         self.writes = 0
         self.seen = 0
         self.injected: dict[str, int] = {}
@@ -130,6 +132,8 @@ class Faults:
             "expire_token_after",
             "expire_token_at_seconds",
             "deny_reads_after_writes",
+            "rtt_ms",
+            "jitter",
         }
         unknown = set(cfg) - allowed
         if unknown:
@@ -154,6 +158,11 @@ class Faults:
             # the app loses its read scope after N writes (an admin edits it mid-apply): reads answer 99991672
             after = cfg.get("deny_reads_after_writes")
             self.deny_reads_after = int(after) if after is not None else None
+            # a network round trip: half before the request is handled, half before the answer arrives
+            self.rtt_ms = float(cfg.get("rtt_ms", 0.0))
+            self.jitter = float(cfg.get("jitter", 0.0))
+            if self.rtt_ms < 0 or not 0 <= self.jitter < 1:
+                raise ValueError("rtt_ms must be ≥ 0 and jitter within 0..1 (a share of the round trip)")
             self.writes = 0
             self.seen = 0
             self.injected = {}
@@ -170,7 +179,16 @@ class Faults:
             "expire_token_pending": self.expire_at is not None,
             "injected": dict(self.injected),
             "deny_reads_after_writes": self.deny_reads_after,
+            "rtt_ms": self.rtt_ms,
+            "jitter": self.jitter,
         }
+
+    def one_way(self) -> None:
+        """Sleep one direction of the configured round trip, jittered independently each way."""
+        if self.rtt_ms:
+            with self.lock:
+                spread = self.rng.uniform(-self.jitter, self.jitter)
+            time.sleep(self.rtt_ms / 2000 * (1 + spread))
 
     def _roll(self, endpoint: str, kinds: tuple[str, ...]) -> str | None:
         if not self.rate or not kinds or (self.endpoints and endpoint not in self.endpoints):

@@ -306,7 +306,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.close()
                 return
             app.faults.delay()
+            app.faults.one_way()  # the request's way to the server
             status, headers, body = app.handle(self.command, self.path, self.headers, raw, fault)
+            app.faults.one_way()  # the answer's way back
             if status >= 500:
                 self.close_connection = False
         self.send_response(status)

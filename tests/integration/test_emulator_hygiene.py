@@ -52,3 +52,9 @@ def test_control_endpoints_answer_loopback_names(live: Live, host: str):
     port = live.url.rsplit(":", 1)[1]
     answer = httpx.get(live.url + "/_emulator/state", headers={"Host": f"{host}:{port}"}, trust_env=False)
     assert answer.status_code == 200
+
+
+def test_a_round_trip_is_configured_with_its_jitter_and_an_impossible_one_refused(live: Live):
+    assert live.faults(rtt_ms=100, jitter=0.2)["rtt_ms"] == 100
+    answer = httpx.post(live.url + "/_emulator/faults", json={"rtt_ms": 10, "jitter": 1.5}, trust_env=False)
+    assert answer.status_code == 400 and "jitter within 0..1" in answer.json()["error"]
