@@ -786,10 +786,6 @@ def emulator_cmd(
         server.stop()
 
 
-def _demo_directory(directory: Path | None) -> Path:
-    return directory if directory is not None else bundled("example")
-
-
 @cli.command("demo")
 @click.option("--apply", "do_apply", is_flag=True, help="Apply the plan, then plan again to show convergence.")
 @click.option(
@@ -806,25 +802,43 @@ def demo_cmd(do_apply: bool, directory: Path | None, show_sensitive: bool) -> No
 
     The emulator is seeded with a live org that differs from directory/ in a handful of fields.
     """
-    folder = _demo_directory(directory)
     from .emulator import demo_seed, serve
 
-    with serve(demo_seed()) as server:
-        click.echo(f"Demo: built-in Feishu emulator at {server.url}, desired state in {folder}/", err=True)
-        click.echo("", err=True)
-        state, plan = _plan(PlanRequest(folder), server.url, DEMO_APP)
-        _emit(RENDERERS["text"](plan, show_sensitive=show_sensitive))
-        if not do_apply:
-            click.echo("\nRun `reconciler demo --apply` to apply this plan to the emulator.", err=True)
-            return
-        click.echo("")
-        click.echo("Applying…")
-        with _client(state.settings, server.url, DEMO_APP) as client:
-            report = _run_apply(plan, state.settings, client, "text", allow_large=False, allow_freeze=False)
-        click.echo("")
-        click.echo("Planning again:")
-        _, again = _plan(PlanRequest(folder), server.url, DEMO_APP)
-        _emit(RENDERERS["text"](again, show_sensitive=show_sensitive))
+    with ExitStack() as stack:
+        folder = directory if directory is not None else _example_copy(stack)
+        _demo(folder, do_apply, show_sensitive, stack.enter_context(serve(demo_seed())))
+
+
+def _example_copy(stack: ExitStack) -> Path:
+    """The packaged example org copied to a temporary `directory/`, entered, so that messages show
+    `directory/users/bob.yaml` as in a fresh clone and --apply never touches the installed package."""
+    import shutil
+    import tempfile
+
+    work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="reconciler-demo-")))
+    shutil.copytree(bundled("example"), work / "directory")
+    previous = Path.cwd()
+    os.chdir(work)
+    stack.callback(os.chdir, previous)
+    return Path("directory")
+
+
+def _demo(folder: Path, do_apply: bool, show_sensitive: bool, server: Any) -> None:
+    click.echo(f"Demo: built-in Feishu emulator at {server.url}, desired state in {folder}/", err=True)
+    click.echo("", err=True)
+    state, plan = _plan(PlanRequest(folder), server.url, DEMO_APP)
+    _emit(RENDERERS["text"](plan, show_sensitive=show_sensitive))
+    if not do_apply:
+        click.echo("\nRun `reconciler demo --apply` to apply this plan to the emulator.", err=True)
+        return
+    click.echo("")
+    click.echo("Applying…")
+    with _client(state.settings, server.url, DEMO_APP) as client:
+        report = _run_apply(plan, state.settings, client, "text", allow_large=False, allow_freeze=False)
+    click.echo("")
+    click.echo("Planning again:")
+    _, again = _plan(PlanRequest(folder), server.url, DEMO_APP)
+    _emit(RENDERERS["text"](again, show_sensitive=show_sensitive))
     if not report.ok:
         sys.exit(1)
 

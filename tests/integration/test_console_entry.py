@@ -35,3 +35,17 @@ def test_a_bad_flag_exits_1_with_the_usage_error(live: Live):
     done = _reconciler(live, "plan", "--no-such-flag")
     assert done.returncode == 1
     assert "No such option '--no-such-flag'" in done.stderr
+
+
+def test_demo_apply_converges_on_a_copy_and_leaves_the_packaged_example_untouched(tmp_path):
+    from reconciler import bundled
+
+    before = {p.name: p.read_bytes() for p in (bundled("example") / "users").iterdir()}
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "demo", "--apply"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "(directory/users/bob.yaml)" in done.stdout
+    assert done.stdout.rstrip().splitlines()[-2] == "Plan: 0 users to change (0 fields), 12 unchanged."
+    assert {p.name: p.read_bytes() for p in (bundled("example") / "users").iterdir()} == before
+    assert list(tmp_path.iterdir()) == []
