@@ -109,7 +109,9 @@ def _apply_one(
         return result
     if fingerprint(live, change.compared) != change.fingerprint:
         result.status = STALE
-        result.message = "live values changed since the plan was made; plan again"
+        moved = [f.field for f in change.changes if diff_field(f.field, f.before, live) is not None]
+        what = ", ".join(moved) if moved else "a declared field it does not change"
+        result.message = f"live values changed since the plan was made ({what} moved); plan again"
         return result
     try:
         client.patch_user(change.user_id, change.body, lane=Lane(change.lane))

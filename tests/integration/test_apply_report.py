@@ -122,3 +122,29 @@ def test_the_lock_of_a_killed_apply_needs_no_cleanup(org):
     live.faults()
     result = invoke(live, "apply", "--dir", str(directory), "--auto-approve")
     assert result.exit_code == 0, result.output[-500:]
+
+
+def test_a_user_changed_live_between_plan_and_write_is_stale_naming_the_field_that_moved(
+    live: Live, tmp_path: Path, seed_user_ids: dict[str, str]
+):
+    import shutil
+
+    from reconciler import bundled
+
+    org_dir = tmp_path / "directory"
+    shutil.copytree(bundled("example"), org_dir)
+    from reconciler.apply import apply_plan
+    from reconciler.client import DirectoryClient
+    from reconciler.config import Credentials
+    from reconciler.desired import load_directory
+    from reconciler.engine import plan_directory
+    from reconciler.validate import validate
+
+    state = load_directory(org_dir)
+    with DirectoryClient(live.url, Credentials(APP["FEISHU_APP_ID"], APP["FEISHU_APP_SECRET"])) as client:
+        plan = plan_directory(state, validate(state), client)
+        live.patch(seed_user_ids["zhangsan"], {"job_title": "Architect"})  # in the console, meanwhile
+        report = apply_plan(plan, client)
+    stale = next(r for r in report.results if r.handle == "zhangsan")
+    assert stale.status == "stale" and "(job_title moved)" in stale.message
+    assert report.count("applied") == 4
