@@ -70,7 +70,7 @@ def _wait_for_patches(live: Live, proc: subprocess.Popen, count: int) -> None:
 
 def test_ctrl_c_finishes_requests_in_flight_reports_every_user_and_exits_130(org):
     live, directory = org
-    live.faults(rate=1.0, kinds=["delay"], delay_ms=20)  # slow answers so the interrupt lands mid-run
+    live.faults(rate=1.0, kinds=["delay"], delay_ms=50)  # slow answers so the interrupt lands mid-run
     proc = _start_apply(live, directory, "--format", "json")
     try:
         _wait_for_patches(live, proc, 20)
@@ -112,7 +112,7 @@ def test_a_second_apply_on_the_same_tenant_is_refused_while_one_runs(org):
 
 def test_the_lock_of_a_killed_apply_needs_no_cleanup(org):
     live, directory = org
-    live.faults(rate=1.0, kinds=["delay"], delay_ms=20)
+    live.faults(rate=1.0, kinds=["delay"], delay_ms=50)
     proc = _start_apply(live, directory)
     _wait_for_patches(live, proc, 5)
     running = invoke(live, "apply", "--dir", str(directory), "--auto-approve")
