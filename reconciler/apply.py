@@ -128,7 +128,7 @@ def apply_plan(
     client: DirectoryClient,
     *,
     protected: tuple[str, ...] = (),
-    concurrency: int = 4,
+    concurrency: int | None = None,
     on_result: Callable[[UserResult], None] | None = None,
     stop: threading.Event | None = None,
 ) -> ApplyReport:
@@ -163,7 +163,10 @@ def apply_plan(
     # the 1-QPS lane gets its own worker: moves waiting for their slot must not stall the rest
     slow = [c for c in plan.changes if c.lane == Lane.SLOW.value]
     normal = [c for c in plan.changes if c.lane != Lane.SLOW.value]
-    with ThreadPoolExecutor(max_workers=1) as slow_pool, ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    with (
+        ThreadPoolExecutor(max_workers=1) as slow_pool,
+        ThreadPoolExecutor(max_workers=max(1, concurrency or client.concurrency)) as pool,
+    ):
         slow_results = slow_pool.map(run, slow)
         normal_results = pool.map(run, normal)
         results = {r.user_id: r for r in [*slow_results, *normal_results]}

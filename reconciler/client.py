@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import random
 import re
 import sys
@@ -390,16 +391,19 @@ class DirectoryClient:
         quotas: Quotas | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 15.0,
-        concurrency: int = 4,
+        concurrency: int | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self._credentials = credentials
         self.app_id = credentials.app_id  # not a secret: it names the app a plan was made with
         self.user_id_type = user_id_type
         self.department_id_type = department_id_type
-        self.scheduler = QuotaScheduler(quotas or Quotas())
+        quotas = quotas or Quotas()
+        self.scheduler = QuotaScheduler(quotas)
         self.retry = retry or RetryPolicy()
-        self.concurrency = concurrency
+        # enough calls in flight to use a second's quota at round trips up to ~320 ms (16 at 50/s);
+        # the scheduler, not the worker count, keeps calls within the quota
+        self.concurrency = concurrency or max(4, min(16, math.ceil(quotas.per_second * 0.32)))
         self.stats = ClientStats()
         self._stats_lock = threading.Lock()
         self._token: str | None = None
