@@ -8,9 +8,12 @@ from . import cyclic_gc_paused
 
 
 def main() -> None:
-    with cyclic_gc_paused():  # the collections that loading ~300 modules would trigger free nothing
+    # one-shot process: cyclic collections over the modules, YAML and JSON it loads free nothing (their
+    # garbage is acyclic) and would stall the read threads; a library caller keeps its collector
+    with cyclic_gc_paused():
         from .cli import main as run
-    run()
+
+        run()
 
 
 if __name__ == "__main__":  # pragma: no cover

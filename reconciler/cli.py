@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from . import __version__, bundled, cyclic_gc_paused
+from . import __version__, bundled
 from .apply import ApplyReport, UserResult, apply_plan, check_guards
 from .client import BATCH_SIZE, DirectoryClient, UserReads
 from .config import Credentials, Settings, base_url_from, credentials_from_env, load_settings, outside
@@ -201,9 +201,6 @@ def _plan(
 ) -> tuple[DesiredState, Plan]:
     started = time.perf_counter()
     with ExitStack() as cleanup:
-        # a full collection over 10k loaded users holds the interpreter for tens of ms, stalling
-        # the read threads in the middle of a quota window
-        cleanup.enter_context(cyclic_gc_paused())
         reads = None
         settings = load_settings(req.directory)
         eager = settings.eager_reads if req.eager_reads is None else req.eager_reads

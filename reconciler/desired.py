@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import multiprocessing as mp
 import os
@@ -182,7 +181,6 @@ def _load_users(folder: Path, shown_dir: str, watcher: LoadWatcher | None) -> It
             yield from _load_chunk((str(folder), names, shown_dir, False))
             return
     background = watcher is not None and watcher.background
-    gc.freeze()  # children's collections would otherwise touch (and copy) every inherited page
     with mp.get_context("fork").Pool(cores) as pool:
         if watcher is not None:
             # a process lists the files and scans the first ones while this one runs started()

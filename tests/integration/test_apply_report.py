@@ -79,6 +79,7 @@ def test_ctrl_c_finishes_requests_in_flight_reports_every_user_and_exits_130(org
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.communicate(timeout=10)
     assert proc.returncode == 130, err
     assert "Interrupted: finishing the requests in flight" in err and "Traceback" not in err
     report = json.loads(out)
@@ -118,7 +119,7 @@ def test_the_lock_of_a_killed_apply_needs_no_cleanup(org):
     running = invoke(live, "apply", "--dir", str(directory), "--auto-approve")
     assert running.exit_code == 1 and "another apply against" in running.output
     proc.kill()
-    proc.wait(10)
+    proc.communicate(timeout=10)  # reaps it and closes its pipes
     live.faults()
     result = invoke(live, "apply", "--dir", str(directory), "--auto-approve")
     assert result.exit_code == 0, result.output[-500:]
