@@ -157,7 +157,7 @@ INSTALLS = (
 )
 
 
-def _condition(expr: str, workdir: Path, failed: bool) -> bool:
+def _condition(expr: str, workdir: Path) -> bool:
     """The `if:` forms the workflows use; any other is a test failure, not a guess."""
     expr = expr.strip().removeprefix("${{").removesuffix("}}").strip()
     if expr.startswith("always() && hashFiles('") and expr.endswith("') != ''"):
@@ -169,7 +169,7 @@ def run_workflow(
     name: str, live: Live, workdir: Path, state: Path | None = None, *, fork: bool = False, secrets: bool = True
 ) -> Run:
     """Execute a workflow's job as GitHub would: each `run:` step written to a file and run by GitHub's
-    default shell, `bash -e {0}` (no pipefail), in its working-directory; a step without `if:` is skipped
+    default shell, `bash -e {0}` (no pipefail: a pipe's status is its last command's), in its working-directory; a step without `if:` is skipped
     after a failure. actions/checkout is emulated (`path: pr` gets the PR's directory/ only), setup-python
     and the install step are this test's venv."""
     state = state or workdir.parent / "gh-state"
@@ -182,6 +182,8 @@ def run_workflow(
     summary.write_text("")
     workflow = yaml.safe_load((WORKFLOWS / name).read_text())
     (job,) = workflow["jobs"].values()
+    assert "defaults" not in workflow and "defaults" not in job, "the harness runs GitHub's default shell only"
+    assert not any("shell" in step for step in job["steps"]), "the harness runs GitHub's default shell only"
     base_env = {
         "PATH": f"{fake_bin}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",
         "HOME": str(workdir.parent),
@@ -212,7 +214,7 @@ def run_workflow(
     failed = False
     for number, step in enumerate(job["steps"]):
         if "if" in step:
-            if not _condition(step["if"], workdir, failed):
+            if not _condition(step["if"], workdir):
                 continue
         elif failed:
             continue
@@ -231,7 +233,7 @@ def run_workflow(
         script = workdir.parent / f"step-{number}.sh"
         script.write_text(step["run"])
         done = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-e", str(script)],  # GitHub's default `bash -e {0}`
+            ["bash", "-e", str(script)],  # exactly GitHub's default for a step without `shell:`: bash -e {0}
             cwd=workdir / step.get("working-directory", "."),
             env=env,
             capture_output=True,
@@ -248,7 +250,7 @@ def run_workflow(
 def test_the_harness_runs_steps_without_pipefail_as_github_does(tmp_path: Path):
     script = tmp_path / "step.sh"
     script.write_text("false | cat\necho reached\n")
-    done = subprocess.run(["bash", "--noprofile", "--norc", "-e", str(script)], capture_output=True, text=True)
+    done = subprocess.run(["bash", "-e", str(script)], capture_output=True, text=True)
     assert done.returncode == 0 and "reached" in done.stdout  # so no step may rely on a pipe's status
 
 
