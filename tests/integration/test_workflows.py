@@ -169,9 +169,9 @@ def run_workflow(
     name: str, live: Live, workdir: Path, state: Path | None = None, *, fork: bool = False, secrets: bool = True
 ) -> Run:
     """Execute a workflow's job as GitHub would: each `run:` step written to a file and run by GitHub's
-    default shell, `bash -e {0}` (no pipefail: a pipe's status is its last command's), in its working-directory; a step without `if:` is skipped
-    after a failure. actions/checkout is emulated (`path: pr` gets the PR's directory/ only), setup-python
-    and the install step are this test's venv."""
+    default shell, `bash -e {0}` (no pipefail: a pipe's status is its last command's), in its
+    working-directory; a step without `if:` is skipped after a failure. actions/checkout is emulated
+    (`path: pr` gets the PR's directory/ only), setup-python and the install step are this test's venv."""
     state = state or workdir.parent / "gh-state"
     state.mkdir(exist_ok=True)
     fake_bin = workdir.parent / "fake-bin"
