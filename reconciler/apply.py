@@ -70,6 +70,10 @@ class ApplyReport:
         }
 
 
+def _result(change: UserChange, status: str, message: str = "") -> UserResult:
+    return UserResult(change.handle, change.user_id, status, list(change.body), message)
+
+
 def check_guards(plan: Plan, settings: Settings, *, allow_large: bool = False, allow_freeze: bool = False) -> None:
     """Refuse change classes that can hurt people unless explicitly allowed; the message names the flag."""
     n = len(plan.changes)
@@ -95,8 +99,7 @@ def check_guards(plan: Plan, settings: Settings, *, allow_large: bool = False, a
 def _apply_one(
     change: UserChange, live: dict[str, Any] | None, client: DirectoryClient, protected: frozenset[str]
 ) -> UserResult:
-    fields = list(change.body)
-    result = UserResult(change.handle, change.user_id, APPLIED, fields)
+    result = _result(change, APPLIED)
     if change.handle in protected or change.user_id in protected:
         result.status, result.message = SKIPPED, "protected in reconciler.yaml"
         return result
@@ -143,19 +146,20 @@ def apply_plan(
         live = client.fetch_users(c.user_id for c in plan.changes)
     except ReconcilerError as exc:
         reason = f"not sent: live state could not be read before applying ({exc})"
-        report.results = [UserResult(c.handle, c.user_id, FAILED, list(c.body), reason) for c in plan.changes]
+        report.results = [_result(c, FAILED, reason) for c in plan.changes]
         return report
     guard = frozenset(protected)
 
     def run(change: UserChange) -> UserResult:
         if stop.is_set():
-            result = UserResult(change.handle, change.user_id, SKIPPED, list(change.body), "not sent: interrupted")
+            result = _result(change, SKIPPED, "not sent: interrupted")
         else:
             try:
                 result = _apply_one(change, live.get(change.user_id), client, guard)
             except Exception as exc:  # a bug of ours: this user is reported failed, the others still run
-                message = f"internal error (a bug, please report it): {type(exc).__name__}: {exc}"
-                result = UserResult(change.handle, change.user_id, FAILED, list(change.body), message)
+                result = _result(
+                    change, FAILED, f"internal error (a bug, please report it): {type(exc).__name__}: {exc}"
+                )
         if on_result is not None:
             on_result(result)
         return result

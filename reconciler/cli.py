@@ -640,7 +640,8 @@ def import_cmd(directory: Path, force: bool) -> None:
             f"{users_dir}: refused: it holds links ({', '.join(sorted(links))}); import writes plain files"
         )
     (directory / "departments.yaml").write_text(dept_text, "utf-8")
-    kept = _record_settings(directory / "reconciler.yaml", base_url, settings, _imported_ids(files))
+    # a protected entry may name an imported handle or user_id (`seen` is keyed by the user_id written)
+    kept = _record_settings(directory / "reconciler.yaml", base_url, settings, set(files) | set(seen))
     for handle, text in files.items():
         (users_dir / f"{handle}.yaml").write_text(text, "utf-8")
     stale = sorted(set(existing) - {f"{h}.yaml" for h in files})
@@ -658,14 +659,9 @@ def import_cmd(directory: Path, force: bool) -> None:
     click.echo("Review them, commit, then run `reconciler plan`: it should show no changes.")
 
 
-def _imported_ids(files: dict[str, str]) -> set[str]:
-    """Handles and user_ids of the imported files: what a `protected` entry may name."""
-    ids = set(files)
-    for text in files.values():
-        for line in text.splitlines():
-            if line.startswith("user_id: "):
-                ids.add(line.split(": ", 1)[1].strip("'\""))
-    return ids
+def _comment(line: str) -> str:
+    """A YAML line's trailing comment, kept when the line is rewritten."""
+    return line[line.index(" #") :] if " #" in line else ""
 
 
 def _record_settings(path: Path, base_url: str, settings: Settings, imported: set[str]) -> list[str]:
@@ -689,12 +685,10 @@ def _record_settings(path: Path, base_url: str, settings: Settings, imported: se
             continue  # an item of a block-style protected list: rewritten below
         in_protected = False
         if line.startswith("base_url:"):
-            comment = line[line.index(" #") :] if " #" in line else ""
-            line = f"base_url: {base_url}{comment}"
+            line = f"base_url: {base_url}{_comment(line)}"
         if line.startswith("protected:"):
             in_protected = True
-            comment = line[line.index(" #") :] if " #" in line else ""
-            line = "protected: [" + ", ".join(json.dumps("@" + p) for p in kept) + "]" + comment
+            line = "protected: [" + ", ".join(json.dumps("@" + p) for p in kept) + "]" + _comment(line)
         out.append(line)
     path.write_text("".join(f"{line}\n" for line in out), "utf-8")
     return kept

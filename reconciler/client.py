@@ -11,7 +11,6 @@ is reported with its cause. httpx is imported on first use, so validate and --he
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import random
@@ -53,19 +52,11 @@ class Answer:
     content: bytes
 
 
-@functools.cache
-def _exchange_errors() -> tuple[type[Exception], ...]:
-    """What a failed exchange raises: timeouts, network, proxy and protocol errors (worth a retry)."""
+def _httpx() -> Any:
+    """httpx, imported on first use: commands that send nothing never load it."""
     import httpx
 
-    return (httpx.TransportError,)
-
-
-@functools.cache
-def _decoding_errors() -> tuple[type[Exception], ...]:
-    import httpx
-
-    return (httpx.DecodingError,)
+    return httpx
 
 
 def _via_proxy(url: str) -> str:
@@ -419,8 +410,7 @@ class DirectoryClient:
         if self._pool is None:
             with self._pool_lock:
                 if self._pool is None:
-                    import httpx
-
+                    httpx = _httpx()
                     try:
                         self._pool = httpx.Client(
                             trust_env=True,  # proxies and CA bundles from the environment
@@ -509,7 +499,7 @@ class DirectoryClient:
                 finally:
                     if slot is not None:
                         self.scheduler.release(slot)
-            except _exchange_errors() as exc:
+            except _httpx().TransportError as exc:  # timeouts, network, proxy, protocol: worth a retry
                 failure: Exception = TransportError(
                     f"{what}: cannot reach {self.base_url}{_via_proxy(self.base_url)} ({_cause(exc)}); "
                     "check base_url / FEISHU_BASE_URL and the network"
@@ -565,7 +555,7 @@ class DirectoryClient:
             fields = {name.lower(): value for name, value in response.headers.items()}
             try:
                 body = response.read()  # un-gzipped by httpx
-            except _decoding_errors():
+            except _httpx().DecodingError:
                 body = b""  # a corrupt gzip body: _send reports a body that is not Feishu's JSON envelope
         return Answer(response.status_code, fields, body)
 

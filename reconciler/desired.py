@@ -13,9 +13,10 @@ from typing import Any, Protocol
 
 from .config import Settings, load_settings, outside, refuse_outside
 from .errors import Issue
-from .yamlio import decode, load_yaml_text, locate
+from .yamlio import HIDDEN_UTF8, decode, load_yaml_text, locate
 
 HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+REFUSED_LINK = "refused: a link that resolves outside the directory; make it a plain file (it was not read)"
 USER_SUFFIXES = (".yaml", ".yml")
 
 
@@ -26,6 +27,7 @@ class DesiredUser:
     data: dict[str, Any]
     file: Path | None = None  # read again only when a message needs a line number
     schema_ok: bool | None = None  # the fast schema check's verdict, when the loader ran it
+    hidden: bool | None = None  # whether the file holds yamlio.HIDDEN characters (None: not checked)
 
     def locate(self, keys: Sequence[str | int]) -> tuple[int | None, int | None]:
         raw = self.file.read_bytes() if self.file else b""
@@ -84,8 +86,7 @@ def _load_departments(path: Path, shown: str, hasher: Any) -> tuple[dict[str, De
     if not path.exists():
         return {}, []
     if outside(path.parent, path):
-        message = "refused: a link that resolves outside the directory; make it a plain file (it was not read)"
-        return {}, [Issue(shown, None, None, "", message)]
+        return {}, [Issue(shown, None, None, "", REFUSED_LINK)]
     raw = path.read_bytes()
     hasher.update(b"departments\0" + raw + b"\0")
     data, issue = load_yaml_text(raw, shown)
@@ -117,11 +118,12 @@ def _load_departments(path: Path, shown: str, hasher: Any) -> tuple[dict[str, De
 PARALLEL_FROM = 1000  # files; below this a process pool costs more than it saves
 CHUNK = 250
 
-Loaded = tuple[str, bytes, "dict[str, Any] | None", "bool | None", "Issue | None"]
+Loaded = tuple[str, bytes, "dict[str, Any] | None", "bool | None", "bool | None", "Issue | None"]
 
 
 def _load_user(folder: str, name: str, shown_dir: str) -> Loaded:
-    """Read, parse and fast-check one user file: (file name, content hash, data, schema ok, issue).
+    """Read, parse and fast-check one user file: (file name, content hash, data, schema ok, holds
+    hidden characters, issue).
 
     Plain tuples and strings only: results cross a process boundary, and pickling records and
     paths cost the parent as much as the parsing saved."""
@@ -133,15 +135,17 @@ def _load_user(folder: str, name: str, shown_dir: str) -> Loaded:
     digest = hashlib.sha256(raw).digest()
     if not HANDLE.match(name.rsplit(".", 1)[0]):
         message = "rename the file: a handle is letters, digits, '.', '_' or '-'"
-        return name, digest, None, None, Issue(shown, None, None, "", message)
+        return name, digest, None, None, None, Issue(shown, None, None, "", message)
     data, issue = load_yaml_text(raw, shown)
     if issue is not None:
-        return name, digest, None, None, issue
+        return name, digest, None, None, None, issue
     if not isinstance(data, dict):
         what = "empty" if data is None else f"a {type(data).__name__}"
         message = f"the file is {what}; a user file is a mapping of fields"
-        return name, digest, None, None, Issue(shown, 1, 1, "", message)
-    return name, digest, data, schema_accepts()(data), None
+        return name, digest, None, None, None, Issue(shown, 1, 1, "", message)
+    # a YAML escape (\u202e in double quotes) can produce one too: any backslash means "check the values"
+    hidden = b"\\" in raw or HIDDEN_UTF8.search(raw) is not None
+    return name, digest, data, schema_accepts()(data), hidden, None
 
 
 def _load_chunk(job: tuple[str, list[str], str, bool]) -> list[Loaded]:
@@ -223,8 +227,7 @@ def survey_users(folder: Path, shown_dir: str) -> list[Issue]:
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         shown = f"{shown_dir}/{entry.name}"
         if entry.is_symlink() and outside(folder, Path(entry.path)):
-            message = "refused: a link that resolves outside the directory; make it a plain file (it was not read)"
-            issues.append(Issue(shown, None, None, "", message))
+            issues.append(Issue(shown, None, None, "", REFUSED_LINK))
         elif not entry.name.endswith(USER_SUFFIXES):
             kind = "a folder" if entry.is_dir() else "not a .yaml or .yml file"
             issues.append(
@@ -289,7 +292,7 @@ def load_directory(root: Path, watcher: LoadWatcher | None = None, settings: Set
     shown_dir = _display(folder)
     issues.extend(survey_users(folder, shown_dir))
     users: list[DesiredUser] = []
-    for name, digest, data, ok, issue in _load_users(folder, shown_dir, watcher):
+    for name, digest, data, ok, hidden, issue in _load_users(folder, shown_dir, watcher):
         hasher.update(name.encode() + b"\0" + digest + b"\0")
         if issue is not None:
             issues.append(issue)
@@ -297,7 +300,7 @@ def load_directory(root: Path, watcher: LoadWatcher | None = None, settings: Set
                 watcher.loaded(None)
         elif data is not None:
             handle = name.rsplit(".", 1)[0]
-            users.append(DesiredUser(handle, f"{shown_dir}/{name}", data, folder / name, ok))
+            users.append(DesiredUser(handle, f"{shown_dir}/{name}", data, folder / name, ok, hidden))
             if watcher is not None:
                 watcher.loaded(users[-1])
     if watcher is not None:

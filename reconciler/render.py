@@ -11,14 +11,13 @@ from typing import Any
 from .apply import ApplyReport
 from .fields import BY_NAME, SENSITIVE, Kind
 from .plan import Action, Plan
+from .yamlio import HIDDEN_CLASS
 
 MASK = "(sensitive)"
 MARKDOWN_LIMIT = 65_000  # GitHub refuses comments over 65,536 characters
 LINE_LIMIT = 1_000  # one rendered line at most: a huge value cannot crowd out the rest
-# control characters, and the format characters that hide text or reverse its direction
-HIDDEN = re.compile(
-    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
-)
+# control characters, and the characters that hide text or reverse its direction
+HIDDEN = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{HIDDEN_CLASS}]")
 
 
 def visible(text: str) -> str:
@@ -29,7 +28,9 @@ def visible(text: str) -> str:
 
 
 def _fence(lines: list[str], info: str = "") -> list[str]:
-    """A fenced code block whose fence no line of it can close: longer than any run of backticks inside."""
+    """The lines, made visible, in a fenced code block whose fence none of them can close: longer
+    than any run of backticks inside."""
+    lines = [visible(line) for line in lines]
     longest = max((len(run) for line in lines for run in re.findall("`+", line)), default=0)
     fence = "`" * max(3, longest + 1)
     return [fence + info, *lines, fence]
@@ -199,7 +200,7 @@ def render_markdown(
     budget = limit - len("\n".join(head + tail)) - 400
     if notes:
         kept = _within(notes, budget // 2, "errors and warnings")
-        block = [*_fence([visible(n) for n in kept], "text"), ""]
+        block = [*_fence(kept, "text"), ""]
         head.extend(block)
         budget -= len("\n".join(block)) + 1
     body: list[str] = []
@@ -207,7 +208,7 @@ def render_markdown(
         body = ["<details><summary>Changes per user</summary>", ""]
     shown = 0
     for change in data["changes"]:
-        block = [*_fence([visible(line) for line in _diff_lines(change, data["names"])], "diff"), ""]
+        block = [*_fence(_diff_lines(change, data["names"]), "diff"), ""]
         size = len("\n".join(block)) + 1
         if size > budget:
             break
@@ -241,15 +242,19 @@ def _within(lines: list[str], budget: int, what: str) -> list[str]:
 RENDERERS: dict[str, Callable[..., str]] = {"text": render_text, "markdown": render_markdown, "json": render_json}
 
 
-def render_report_text(report: ApplyReport) -> str:
+def _report_lines(report: ApplyReport) -> list[str]:
+    """One line per user: mark, handle, status, message, log id."""
     lines = []
     for r in report.results:
         mark = {"applied": "✓", "applied-unverified": "?", "failed": "✗", "stale": "!", "skipped": "-"}[r.status]
         extra = f": {r.message}" if r.message else ""
         logid = f" (log id {r.log_id})" if r.log_id else ""
         lines.append(f"  {mark} @{r.handle} {r.status}{extra}{logid}")
-    lines.append("")
-    lines.append(report.summary_line())
+    return lines
+
+
+def render_report_text(report: ApplyReport) -> str:
+    lines = [*_report_lines(report), "", report.summary_line()]
     return "\n".join(visible(line) for line in lines) + "\n"
 
 
@@ -262,7 +267,7 @@ def render_report_markdown(report: ApplyReport, limit: int = MARKDOWN_LIMIT) -> 
         f"Plan hash: `{report.plan_hash}`",
         "",
     ]
-    per_user = [line for line in render_report_text(report).splitlines() if line.strip()][:-1]
+    per_user = _report_lines(report)
     if per_user:
         kept = _within(per_user, limit - 1_000, "users")
         lines.extend([*_fence(kept, "text"), ""])
@@ -278,7 +283,7 @@ def render_invalid_markdown(issues: list[Any], limit: int = MARKDOWN_LIMIT) -> s
         "",
         f":x: **The directory is invalid ({errors} errors); nothing was planned and nothing can be applied.**",
         "",
-        *_fence([visible(str(i)) for i in _within([str(i) for i in issues], limit - 1_000, "problems")], "text"),
+        *_fence(_within([str(i) for i in issues], limit - 1_000, "problems"), "text"),
         "",
     ]
     return "\n".join(lines) + "\n"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,7 +17,7 @@ from .desired import DesiredState, DesiredUser
 from .errors import Issue
 from .fastcheck import compile_schema
 from .fields import BY_NAME, IDENTITY_KEY, PUT_REQUIRED, Ref, normalise_email, normalise_mobile
-from .yamlio import field_path, locate
+from .yamlio import HIDDEN, field_path, locate
 
 # Limits of the deprecated PUT page / error table that are stricter than the PATCH page.
 STRICTER_LIMITS = {"name": (64, 41070), "en_name": (64, 41071), "nickname": (64, 41072), "job_title": (100, 41063)}
@@ -425,25 +424,13 @@ def _protected_issues(state: DesiredState, ids: dict[str, str]) -> list[Issue]:
     if not state.settings.protected:
         return []
     known = set(ids) | set(ids.values()) | {u.handle for u in state.users}
-    path = state.root / "reconciler.yaml"
-    text = path.read_text("utf-8", "replace") if path.exists() else ""
-    line, col = locate(text, ["protected"]) if text else (None, None)
-    return [
-        Issue(
-            str(path),
-            line,
-            col,
-            "protected",
-            f"{entry!r} matches no user file (handle) and no declared user_id; fix or remove the entry",
-        )
-        for entry in state.settings.protected
-        if entry not in known
-    ]
-
-
-# all of them are format characters, which repr() escapes: one C-speed search per user finds them
-INVISIBLE_REPR = re.compile(r"\\u(?:061c|180e|200[b-f]|202[a-e]|206[0-46-9]|feff)")
-INVISIBLE = re.compile("[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+    unmatched = [entry for entry in state.settings.protected if entry not in known]
+    if not unmatched:
+        return []
+    path = state.root / "reconciler.yaml"  # read again only to name the line of a problem
+    line, col = locate(path.read_text("utf-8", "replace"), ["protected"]) if path.exists() else (None, None)
+    message = "matches no user file (handle) and no declared user_id; fix or remove the entry"
+    return [Issue(str(path), line, col, "protected", f"{entry!r} {message}") for entry in unmatched]
 
 
 def _strings(value: Any, keys: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
@@ -461,10 +448,10 @@ def _invisible_issues(state: DesiredState) -> list[Issue]:
     """Bidi controls and zero-width characters can make a value read as something else in review."""
     found: list[Issue] = []
     for user in state.users:
-        if not INVISIBLE_REPR.search(repr(user.data)):
+        if user.hidden is False:  # the parsing worker found none in the file's bytes
             continue
         for keys, text in _strings(user.data, []):
-            chars = sorted({f"U+{ord(c):04X}" for c in INVISIBLE.findall(text)})
+            chars = sorted({f"U+{ord(c):04X}" for c in HIDDEN.findall(text)})
             if chars:
                 message = f"holds invisible or text-direction characters ({', '.join(chars)}); plans show them escaped"
                 found.append(_issue(user, keys, message, severity="warning"))

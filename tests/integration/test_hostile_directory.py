@@ -129,3 +129,16 @@ def test_emulator_on_a_taken_port_is_a_clear_error(run: Cli):
         result = run("emulator", "--port", str(port))
     assert result.exit_code == 1
     assert f"--port {port}: cannot listen on 127.0.0.1:{port}" in result.output
+
+
+def test_hidden_and_text_direction_characters_are_warned_about_with_their_field(run: Cli):
+    # a YAML escape in double quotes, then the character itself in the file's bytes
+    write_user(run.directory, "ghost", 'user_id: ou_ghost\nname: "evil\\u202etxt"\njob_title: a\u200bb\n')
+    result = run("validate", "--dir", str(run.directory))
+    assert result.exit_code == 0
+    assert "users/ghost.yaml:2:1: warning: name: holds invisible or text-direction characters (U+202E)" in result.output
+    assert (
+        "users/ghost.yaml:3:1: warning: job_title: holds invisible or text-direction characters (U+200B)"
+        in result.output
+    )
+    assert "\u202e" not in result.output.replace("U+202E", "")  # the warning names it, never prints it
