@@ -517,13 +517,15 @@ def apply_cmd(
                 options.get("since"),
                 eager_reads=eager_reads,
             )
-            state, plan = _plan(req)
+            state, plan = _plan(req, base_url, credentials)
             verify(saved, plan, f"the saved plan {plan_file}")
         else:
             expected = None
             if reviewed is not None:
                 expected = reviewed_hash(reviewed.read_text("utf-8", errors="replace"))
-            state, plan = _plan(PlanRequest(directory, targets, since=since, eager_reads=eager_reads))
+            state, plan = _plan(
+                PlanRequest(directory, targets, since=since, eager_reads=eager_reads), base_url, credentials
+            )
             if reviewed is not None and plan.has_changes and plan.hash != expected:
                 raise PlanMismatch(_unreviewed(reviewed, expected, plan))
         _show(plan, fmt, show_sensitive)
@@ -533,7 +535,7 @@ def apply_cmd(
             click.echo("Nothing to apply.", err=fmt == "json")
             return
         _confirm(auto_approve)
-        with _client(state.settings) as client:
+        with _client(state.settings, base_url, credentials) as client:  # the tenant and app locked above
             report = _run_apply(
                 plan,
                 state.settings,
