@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 __version__ = "0.1.0"
@@ -22,19 +19,3 @@ def bundled(kind: str) -> Path:
     if inside.is_dir() or kind not in _BUNDLED:
         return inside
     return _HERE.parent / _BUNDLED[kind]
-
-
-@contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
-    """No cyclic collection inside, and what is still alive at the end frozen: kept out of every
-    later collection, for what the tool loads lives as long as the process. Its garbage is
-    acyclic (modules, YAML and JSON dicts and lists, freed by reference counting), while each
-    collection walks every object loaded so far."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()

@@ -1,19 +1,19 @@
-"""The `reconciler` command (console script and `python -m reconciler`)."""
+"""The `reconciler` command (console script and `python -m reconciler`): the one-shot entry point."""
 
 from __future__ import annotations
 
+import gc
 import os
-
-from . import cyclic_gc_paused
 
 
 def main() -> None:
-    # one-shot process: cyclic collections over the modules, YAML and JSON it loads free nothing (their
-    # garbage is acyclic) and would stall the read threads; a library caller keeps its collector
-    with cyclic_gc_paused():
-        from .cli import main as run
+    # a one-shot process: its garbage is acyclic (modules, YAML and JSON dicts and lists, freed by
+    # reference counting) while each cyclic collection walks every object loaded so far. Paused here
+    # only: a library caller (demo, tests, other tools) keeps its collector.
+    gc.disable()
+    from .cli import main as run
 
-        run()
+    run()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +22,15 @@ import click
 
 from . import __version__, bundled
 from .apply import ApplyReport, UserResult, apply_plan, check_guards
-from .client import BATCH_SIZE, DirectoryClient, UserReads
+from .client import DirectoryClient
 from .config import Credentials, Settings, base_url_from, credentials_from_env, load_settings, outside
-from .desired import DesiredState, LoadWatcher, load_directory, user_file_names
-from .engine import ReadAhead, plan_directory
+from .desired import DesiredState, user_file_names
 from .errors import ConfigError, ReconcilerError, ValidationFailed
-from .fields import WRITE_ONLY
 from .lock import apply_lock
+from .pipeline import PlanRequest, load_valid, make_plan, open_client
 from .plan import Plan
 from .planfile import PlanMismatch, check_same_target, load_plan, reviewed_hash, save_plan, verify
 from .render import RENDERERS, REPORT_RENDERERS, render_invalid_markdown
-from .validate import ValidationResult, validate
 
 DEMO_APP = Credentials("cli_demo", "demo-secret")
 
@@ -113,28 +110,6 @@ def cli() -> None:
     """
 
 
-def _load_valid(
-    directory: Path, watcher: LoadWatcher | None = None, settings: Settings | None = None
-) -> tuple[DesiredState, ValidationResult]:
-    """Load and validate; any error stops here, before a single request is sent (unless the
-    `watcher` starts reads early: `--eager-reads`)."""
-    state = load_directory(directory, watcher, settings)
-    result = validate(state)
-    if result.errors:
-        raise ValidationFailed(result.issues)
-    return state, result
-
-
-def _client(settings: Settings, base_url: str | None = None, credentials: Credentials | None = None) -> DirectoryClient:
-    return DirectoryClient(
-        base_url or base_url_from(settings),
-        credentials or credentials_from_env(),
-        user_id_type=settings.user_id_type,
-        department_id_type=settings.department_id_type,
-        quotas=settings.quotas,
-    )
-
-
 @cli.command("validate")
 @dir_option
 @click.option(
@@ -154,110 +129,27 @@ def validate_cmd(directory: Path, fmt: str) -> None:
     """
     if fmt == "markdown":
         try:
-            _load_valid(directory)
+            load_valid(directory)
         except ValidationFailed as exc:
             click.echo(render_invalid_markdown(exc.issues), nl=False)
             raise
-    state, result = _load_valid(directory)  # on errors, user_errors prints every issue once
+    state, result = load_valid(directory)  # on errors, user_errors prints every issue once
     _print_issues(result.warnings)
     click.echo(f"{len(state.users)} user files valid ({len(result.warnings)} warnings).")
-
-
-@dataclass(frozen=True)
-class PlanRequest:
-    """Everything a plan depends on besides the API: one value built from the flags."""
-
-    directory: Path
-    targets: tuple[str, ...] = ()
-    sync_write_only: bool = False
-    since: str | None = None
-    scan_unmanaged: bool = False
-    eager_reads: bool | None = None  # None: reconciler.yaml's eager_reads
-
-
-def _targets(state: DesiredState, targets: tuple[str, ...]) -> set[str]:
-    handles = {u.handle for u in state.users}
-    wanted = {t.lstrip("@") for t in targets}
-    unknown = sorted(wanted - handles)
-    if unknown:
-        raise click.UsageError(
-            f"--target {', '.join('@' + u for u in unknown)}: no such user file in {state.root}/users"
-        )
-    return wanted
-
-
-_kept: list[Any] | None = None  # a list once main() is running: see _keep_until_exit
-
-
-def _keep_until_exit(*values: Any) -> None:
-    """Under main(), hold large values until the process ends: freeing 10k users' records one
-    object at a time costs ~20 ms that main()'s exit without teardown skips anyway."""
-    if _kept is not None:
-        _kept.extend(values)
 
 
 def _plan(
     req: PlanRequest, base_url: str | None = None, credentials: Credentials | None = None
 ) -> tuple[DesiredState, Plan]:
+    """Plan `req`, printing the validation warnings (and timings with RECONCILER_TIMINGS=1)."""
     started = time.perf_counter()
-    with ExitStack() as cleanup:
-        reads = None
-        settings = load_settings(req.directory)
-        eager = settings.eager_reads if req.eager_reads is None else req.eager_reads
-        if eager and not req.targets:  # a targeted plan reads a handful of users: nothing to overlap
-            client = cleanup.enter_context(_client(settings, base_url, credentials))
-            reads = UserReads(client)
-            cleanup.callback(reads.stop)  # an invalid file (or any error) ends the reads at once
-            first_window = int(settings.quotas.per_second) * BATCH_SIZE
-            state, result = _load_valid(req.directory, ReadAhead(reads, first_window), settings)
-        else:
-            state, result = _load_valid(req.directory, settings=settings)
-            client = cleanup.enter_context(_client(settings, base_url, credentials))
-        loaded = time.perf_counter()
-        plan = _plan_valid(req, state, result, client, reads)
-    if os.environ.get("RECONCILER_TIMINGS"):
-        click.echo(
-            f"timings: load+validate {loaded - started:.3f}s, read+diff "
-            f"{time.perf_counter() - loaded:.3f}s, {client.stats.total} calls",
-            err=True,
-        )
-    _keep_until_exit(state, result)
-    return state, plan
-
-
-def _plan_valid(
-    req: PlanRequest, state: DesiredState, result: ValidationResult, client: DirectoryClient, reads: UserReads | None
-) -> Plan:
+    settings = load_settings(req.directory)
+    with open_client(settings, base_url, credentials) as client:
+        state, result, plan = make_plan(req, client, settings)
     _print_issues(result.warnings)
-    if req.targets:
-        wanted = _targets(state, req.targets)
-        result.users = [u for u in result.users if u.handle in wanted]
-    since = None
-    if req.since:
-        handles = [u.handle for u in result.users if WRITE_ONLY.intersection(u.fields)]
-        from .gitref import user_files_at  # the emulator, git and import code load only when used
-
-        since = (req.since, user_files_at(req.since, req.directory, handles))
-    plan = plan_directory(
-        state,
-        result,
-        client,
-        sync_write_only=req.sync_write_only,
-        since=since,
-        scan_unmanaged=req.scan_unmanaged,
-        reads=reads,
-    )
-    plan.options = _plan_options(req)
-    return plan
-
-
-def _plan_options(req: PlanRequest) -> dict[str, Any]:
-    """What besides the files and live state shaped the writes: part of the plan's identity."""
-    return {
-        "targets": sorted({t.lstrip("@") for t in req.targets}),
-        "since": req.since,
-        "sync_write_only": req.sync_write_only,
-    }
+    if os.environ.get("RECONCILER_TIMINGS"):
+        click.echo(f"timings: plan {time.perf_counter() - started:.3f}s, {client.stats.total} calls", err=True)
+    return state, plan
 
 
 def _emit(text: str) -> None:
@@ -281,14 +173,8 @@ def _emit(text: str) -> None:
     click.echo(text, nl=False)
 
 
-eager_option = click.option(
-    "--eager-reads/--no-eager-reads",
-    default=None,
-    help="Read live users while the files are still being parsed: a large plan then takes little "
-    "more than the API quotas' own minimum. The cost: if a file turns out invalid, reads already "
-    "sent have used read quota (never a write; the run still stops with the errors). Default: "
-    "reconciler.yaml's eager_reads, else off, so an invalid directory sends no request at all. "
-    "A --target plan reads too few users to gain, and validates first.",
+eager_option = click.option(  # kept so that existing CI invocations still run
+    "--eager-reads/--no-eager-reads", default=None, hidden=True, help="No effect: reads always overlap parsing."
 )
 
 target_option = click.option(
@@ -344,7 +230,7 @@ def plan_cmd(
         raise click.UsageError("--since and --sync-write-only are alternatives; give one")
     if out is not None and not out.parent.is_dir():  # found out before any read, not after
         raise click.UsageError(f"--out {out}: the folder {out.parent} does not exist; create it or save elsewhere")
-    req = PlanRequest(directory, targets, sync_write_only, since, show_unmanaged, eager_reads)
+    req = PlanRequest(directory, targets, sync_write_only, since, show_unmanaged)
     _, plan = _plan(req)
     _emit(RENDERERS[fmt](plan, show_sensitive=show_sensitive, show_unmanaged=show_unmanaged))
     if out is not None:
@@ -515,7 +401,6 @@ def apply_cmd(
                 tuple(options.get("targets") or ()),
                 bool(options.get("sync_write_only")),
                 options.get("since"),
-                eager_reads=eager_reads,
             )
             state, plan = _plan(req, base_url, credentials)
             verify(saved, plan, f"the saved plan {plan_file}")
@@ -523,9 +408,7 @@ def apply_cmd(
             expected = None
             if reviewed is not None:
                 expected = reviewed_hash(reviewed.read_text("utf-8", errors="replace"))
-            state, plan = _plan(
-                PlanRequest(directory, targets, since=since, eager_reads=eager_reads), base_url, credentials
-            )
+            state, plan = _plan(PlanRequest(directory, targets, since=since), base_url, credentials)
             if reviewed is not None and plan.has_changes and plan.hash != expected:
                 raise PlanMismatch(_unreviewed(reviewed, expected, plan))
         _show(plan, fmt, show_sensitive)
@@ -535,7 +418,7 @@ def apply_cmd(
             click.echo("Nothing to apply.", err=fmt == "json")
             return
         _confirm(auto_approve)
-        with _client(state.settings, base_url, credentials) as client:  # the tenant and app locked above
+        with open_client(state.settings, base_url, credentials) as client:  # the tenant and app locked above
             report = _run_apply(
                 plan,
                 state.settings,
@@ -625,7 +508,7 @@ def import_cmd(directory: Path, force: bool) -> None:
             raise ConfigError(f"{target}: refused: import writes only plain files inside {directory}, not links")
     settings = load_settings(directory) if directory.is_dir() else Settings()
     base_url = base_url_from(settings)
-    with _client(settings) as client:
+    with open_client(settings) as client:
         departments = client.list_departments()
         seen: dict[str, dict[str, Any]] = {}
         for dept in ["0", *(d.get(settings.department_id_type) for d in departments)]:
@@ -826,7 +709,7 @@ def _demo(folder: Path, do_apply: bool, show_sensitive: bool, server: Any) -> No
         return
     click.echo("")
     click.echo("Applying…")
-    with _client(state.settings, server.url, DEMO_APP) as client:
+    with open_client(state.settings, server.url, DEMO_APP) as client:
         report = _run_apply(plan, state.settings, client, "text", allow_large=False, allow_freeze=False)
     click.echo("")
     click.echo("Planning again:")
@@ -837,21 +720,5 @@ def _demo(folder: Path, do_apply: bool, show_sensitive: bool, server: Any) -> No
 
 
 def main() -> None:
-    """The console entry point. It ends the process without tearing the interpreter down (as mypy
-    does): freeing a large plan's objects one by one only delays the exit code CI is waiting for."""
-    global _kept
-    _kept = []
-    try:
-        cli(prog_name="reconciler")
-        code: Any = 0
-    except SystemExit as exc:
-        code = exc.code
-    if isinstance(code, str):
-        click.echo(code, err=True)
-        code = 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe (`reconciler plan | head`): nothing left to say
-            pass
-    os._exit(code or 0)
+    """The console entry point."""
+    cli(prog_name="reconciler")

@@ -15,13 +15,10 @@ import json
 import math
 import random
 import re
-import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from contextlib import ExitStack, contextmanager
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -29,6 +26,7 @@ from urllib.parse import quote
 from .config import Credentials, Quotas
 from .errors import ApiError, TransportError
 from .fields import Lane
+from .quota import Cancelled, QuotaScheduler
 
 if TYPE_CHECKING:
     import httpx
@@ -36,7 +34,6 @@ if TYPE_CHECKING:
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 USERS = "/open-apis/contact/v3/users"
 BATCH_SIZE = 50
-BATCH_WORK = 0.02  # s: ample for a caller to handle one batch's answer (diffing 50 users: ~0.5 ms)
 TOKEN_CODES = frozenset({99991661, 99991663, 99991671})
 RATE_LIMIT_CODE = 99991400
 LOCK_CODE = 44025
@@ -99,185 +96,7 @@ class ClientStats:
         return sum(self.calls.values())
 
 
-class Cancelled(Exception):
-    """A call given up before it was sent (its caller no longer needs it)."""
-
-
-@contextmanager
-def prompt_thread_switches(interval: float = 0.0005) -> Iterator[None]:
-    """While read threads run: a thread whose answer has landed gets the GIL within `interval`.
-
-    By default a busy thread keeps the GIL for 5 ms before it must hand over; next to a CPU-bound
-    thread, a burst of 50 reads took 615 ms instead of 72 (139 ms at 0.5 ms), and under quotas
-    every later window inherits a slow burst's spread."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(min(before, interval))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
-
-
 SAFE_QUERY_VALUE = re.compile(r"[A-Za-z0-9_.~-]*")  # needs no percent-encoding in a query
-
-
-class Slot:
-    """One call's place in its quota windows: open while in flight, then the time its answer came."""
-
-    __slots__ = ("done",)
-
-    def __init__(self) -> None:
-        self.done: float | None = None
-
-
-class QuotaScheduler:
-    """Sliding-window limits per endpoint (N per second and per minute) and the 1-QPS lane.
-
-    A window slot is freed one window after the *answer* to the call that used it. The server
-    counted that call somewhere between our send and our receipt, so a call sent one window after
-    the receipt can never share a server window with it, whatever the network or the server's
-    queue did in between: no margin to guess, and no rejections. Reads may go out in bursts (that
-    is what reaches the quota floor); writes are paced evenly, window/limit apart (the docs advise
-    a steady PATCH rate against 44025 lock conflicts).
-    """
-
-    EPSILON = 0.001  # seconds: only clock granularity remains to cover
-
-    def __init__(self, quotas: Quotas, clock: Any = time.monotonic):
-        self.quotas = quotas
-        self.clock = clock
-        lock = threading.Lock()
-        self.changed = threading.Condition(lock)  # callers waiting to send
-        self.settled = threading.Condition(lock)  # callers waiting for no call in flight
-        self.windows: dict[str, deque[Slot]] = {}
-        self.blocked_until: dict[str, float] = {}
-        self.last_sent: dict[str, float] = {}
-        self.in_flight = 0
-        self.blind = 0  # callers that can only learn when a slot frees from an answer
-        self.due: list[float] = []  # when each caller waiting for a known window looks again
-        self.expected = 0  # calls callers have queued and not finished (see expect)
-
-    def _limits(self, endpoint: str, lane: Lane) -> list[tuple[str, int, float]]:
-        q = self.quotas
-        second = 1.0 / q.time_scale
-        limits = [(endpoint + "/s", q.per_second, second), (endpoint + "/min", q.per_minute, 60 * second)]
-        if lane is Lane.SLOW:
-            limits.append(("slow/s", q.slow_lane_per_second, second))
-        # a rate below 1 per span (e.g. 0.5 QPS) is 1 per span/rate
-        return [(key, int(per), span) if per >= 1 else (key, 1, span / per) for key, per, span in limits]
-
-    def _wait(self, key: str, limit: int, span: float, now: float) -> float | None:
-        """Seconds until this window has room (None: not known until a call in flight answers)."""
-        window = self.windows.get(key)
-        if window is None:
-            window = self.windows[key] = deque()
-        while window and window[0].done is not None and window[0].done <= now - span:
-            window.popleft()
-        if len(window) < limit:
-            return 0.0
-        # answers arrive out of order: the slot that frees room is the limit-th newest by answer
-        # time, and calls still in flight (no answer yet) are the newest of all
-        answered = sorted(s.done for s in window if s.done is not None and s.done > now - span)
-        in_flight = sum(1 for s in window if s.done is None)
-        live = len(answered) + in_flight
-        if live < limit:
-            return 0.0
-        index = live - limit
-        return answered[index] + span + self.EPSILON - now if index < len(answered) else None
-
-    def acquire(
-        self, endpoint: str, lane: Lane = Lane.NORMAL, *, paced: bool = False, cancel: threading.Event | None = None
-    ) -> Slot:
-        """Block until the call may go out; pass the returned slot to `release` when it answers.
-
-        Raises Cancelled once `cancel` is set (see `wake`)."""
-        limits = self._limits(endpoint, lane)
-        interval = (1.0 / self.quotas.time_scale) / self.quotas.per_second if paced else 0.0
-        with self.changed:
-            while True:
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled
-                now = self.clock()
-                waits = [self.blocked_until.get(endpoint, 0.0) - now]
-                if interval:
-                    waits.append(self.last_sent.get(endpoint, -1e9) + interval - now)
-                unknown = False
-                for key, limit, span in limits:
-                    wait = self._wait(key, limit, span, now)
-                    if wait is None:
-                        unknown = True
-                    else:
-                        waits.append(wait)
-                wait = max(waits)
-                if wait <= 0 and not unknown:
-                    slot = Slot()
-                    for key, _, _ in limits:
-                        self.windows[key].append(slot)
-                    self.last_sent[endpoint] = now
-                    self.in_flight += 1
-                    return slot
-                if unknown and wait <= 0:
-                    self.blind += 1
-                    try:
-                        self.changed.wait()
-                    finally:
-                        self.blind -= 1
-                else:
-                    due = now + wait
-                    self.due.append(due)
-                    if not self.in_flight:
-                        self.settled.notify_all()
-                    try:
-                        self.changed.wait(max(wait, 0.0005))
-                    finally:
-                        self.due.remove(due)
-
-    def wake(self) -> None:
-        """Make every waiting caller look at its cancel event again."""
-        with self.changed:
-            self.changed.notify_all()
-
-    def release(self, slot: Slot) -> None:
-        """The call answered (or failed): its slot frees one window from now."""
-        with self.changed:
-            slot.done = self.clock()
-            self.in_flight -= 1
-            # an answer moves no known freeing time earlier: only blind callers learn from it, and
-            # waking every caller on each answer made 4 threads fight for the GIL mid-burst
-            if self.blind:
-                self.changed.notify_all()
-            if not self.in_flight:
-                self.settled.notify_all()
-
-    def expect(self, calls: int) -> None:
-        """Callers count the calls they queue (+n) and finish, sent or not (-n): see wait_quiet."""
-        with self.settled:
-            self.expected += calls
-            # only what can end a wait_quiet: waking its caller on every answer mid-burst is GIL churn
-            if calls < 0 and (not self.in_flight or self.expected <= self.quotas.per_second):
-                self.settled.notify_all()
-
-    def wait_quiet(self, callers: int, horizon: float) -> None:
-        """Block until no call is in flight and none goes out within `horizon` seconds: each of the
-        (at most `callers`) callers with calls still expected waits for a window that far off. Or
-        until no more than one second's calls are left: none of those waits for another's slot, so
-        work done among them delays no later window (and it must be done before the end anyway).
-
-        "No call in flight" alone is not enough: it holds for an instant in mid-burst, whenever
-        every caller is between an answer and its next send."""
-        with self.settled:
-            while True:
-                if self.expected <= self.quotas.per_second:
-                    return
-                if not self.in_flight and len(self.due) >= min(callers, self.expected):
-                    if not self.due or min(self.due) - self.clock() >= horizon:
-                        return
-                self.settled.wait()
-
-    def penalise(self, endpoint: str, seconds: float) -> None:
-        """The server said wait: send nothing more to that endpoint for that long."""
-        with self.changed:
-            self.blocked_until[endpoint] = max(self.blocked_until.get(endpoint, 0.0), self.clock() + seconds)
 
 
 @dataclass(frozen=True)
@@ -286,89 +105,6 @@ class RetryPolicy:
     total_seconds: float = 120.0
     base_delay: float = 0.2
     max_delay: float = 10.0
-
-
-class UserReads:
-    """Batch GETs sent while the ids are still arriving: each full batch of 50 goes out at once.
-
-    This lets reads overlap the parsing of a large directory (`plan --eager-reads`). `stop()`
-    sends nothing more (the desired state turned out invalid); `results()` sends the last partial
-    batch and yields each batch's live users as it completes; `read` then holds every id a
-    completed batch asked for (found or not).
-    """
-
-    def __init__(self, client: DirectoryClient):
-        self._client = client
-        self._pending: list[str] = []
-        self._futures: dict[Future[dict[str, dict[str, Any]]], list[str]] = {}
-        self._pool: ThreadPoolExecutor | None = None  # threads start with the first batch
-        self.requested: set[str] = set()
-        self.read: set[str] = set()
-        self.stopped = False
-        self._cancel = threading.Event()  # reads still waiting for quota are dropped, not sent
-        self._switches = ExitStack()
-
-    def add(self, user_id: str) -> None:
-        if self.stopped or user_id in self.requested:
-            return
-        self.requested.add(user_id)
-        self._pending.append(user_id)
-        if len(self._pending) == BATCH_SIZE:
-            self._submit()
-
-    def _submit(self) -> None:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self._client.concurrency)
-            self._switches.enter_context(prompt_thread_switches())
-        # the URL is built here, where ids arrive between bursts, not by the read thread mid-burst
-        url = self._client.batch_url(self._pending)
-        self._client.scheduler.expect(1)
-        future = self._pool.submit(self._read, self._pending, url)
-        self._futures[future] = self._pending
-        self._pending = []
-
-    def _read(self, user_ids: list[str], url: str) -> dict[str, dict[str, Any]]:
-        try:
-            return self._client.read_batch(user_ids, cancel=self._cancel, url=url)
-        finally:
-            self._client.scheduler.expect(-1)
-
-    def quiet(self, horizon: float) -> None:
-        """Block until no read is in flight and none goes out within `horizon` seconds, or only the
-        last window's reads are left: the time for CPU work that would otherwise stretch a burst of
-        reads (see QuotaScheduler.wait_quiet)."""
-        self._client.scheduler.wait_quiet(self._client.concurrency, horizon)
-
-    def connect(self) -> None:
-        """Fetch the token now, so the first batch goes out the moment it is full."""
-        self._client.authenticate()
-
-    def stop(self) -> None:
-        """Send no further reads; those already queued are cancelled, those in flight finish."""
-        self.stopped = True
-        self._cancel.set()
-        self._client.scheduler.wake()
-        self._pending = []
-        if self._pool is not None:  # stop() may be called again: account for the pool once
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-            self._client.scheduler.expect(-sum(1 for f in self._futures if f.cancelled()))  # never ran
-        self._switches.close()
-
-    def results(self) -> Iterator[dict[str, dict[str, Any]]]:
-        if self._pending and not self.stopped:
-            self._submit()
-        try:
-            for future in as_completed(self._futures):
-                # the caller's work waits for a gap between bursts: under quotas a window's sends
-                # are the critical path, and each answer handled among them delays the rest
-                self.quiet(BATCH_WORK)
-                ids = self._futures.pop(future)  # the batch is the caller's now: hold no copy
-                if not future.cancelled() and not isinstance(future.exception(), Cancelled):
-                    self.read.update(ids)
-                    yield future.result()
-        finally:
-            self.stop()
 
 
 class DirectoryClient:
@@ -498,7 +234,7 @@ class DirectoryClient:
                     resp = self._exchange(method, url, content, token)
                 finally:
                     if slot is not None:
-                        self.scheduler.release(slot)
+                        self.scheduler.release(slot, endpoint)
             except _httpx().TransportError as exc:  # timeouts, network, proxy, protocol: worth a retry
                 failure: Exception = TransportError(
                     f"{what}: cannot reach {self.base_url}{_via_proxy(self.base_url)} ({_cause(exc)}); "
@@ -610,7 +346,7 @@ class DirectoryClient:
             for chunk in chunks:
                 yield self.read_batch(chunk)
             return
-        with prompt_thread_switches(), ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             for future in as_completed([pool.submit(self.read_batch, c) for c in chunks]):
                 yield future.result()
 

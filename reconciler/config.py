@@ -49,7 +49,7 @@ class Settings:
     max_department_moves: int = 10
     protected: tuple[str, ...] = ()
     quotas: Quotas = field(default_factory=Quotas)
-    eager_reads: bool = False  # read live users while files are still parsed (see `plan --help`)
+    eager_reads: bool = False  # no effect any more (reads always overlap parsing); accepted so old files stay valid
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,14 @@ import hashlib
 import multiprocessing as mp
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from .config import Settings, load_settings, outside, refuse_outside
 from .errors import Issue
+from .schema import schema_accepts
 from .yamlio import HIDDEN_UTF8, decode, load_yaml_text, locate
 
 HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -26,7 +27,7 @@ class DesiredUser:
     path: str  # as shown in messages
     data: dict[str, Any]
     file: Path | None = None  # read again only when a message needs a line number
-    schema_ok: bool | None = None  # the fast schema check's verdict, when the loader ran it
+    schema_ok: bool | None = None  # the schema check's verdict, when the loader ran it
     hidden: bool | None = None  # whether the file holds yamlio.HIDDEN characters (None: not checked)
 
     def locate(self, keys: Sequence[str | int]) -> tuple[int | None, int | None]:
@@ -53,26 +54,6 @@ class DesiredState:
 
     def department_names(self) -> dict[str, str]:
         return {d.id: d.name for d in self.departments.values()}
-
-
-class LoadWatcher(Protocol):
-    """Sees the user files load: `started()` once the parsing processes exist (threads are safe to
-    start from then on), `scanned()` (in parts) with the user_ids a line scan finds in the first
-    `scan_ahead` files (a parsing process lists and scans them while `started()` runs), then
-    `loaded()` for each file as soon as it is parsed, in name order: the user, or None for a file
-    that could not be loaded, and `finished()` after the last one (validation comes next).
-    `background`: parsing is not the critical path, so its processes run at low priority."""
-
-    background: bool
-    scan_ahead: int
-
-    def started(self) -> None: ...
-
-    def scanned(self, user_ids: list[str]) -> None: ...
-
-    def loaded(self, user: DesiredUser | None) -> None: ...
-
-    def finished(self) -> None: ...
 
 
 def _display(path: Path) -> str:
@@ -115,20 +96,19 @@ def _load_departments(path: Path, shown: str, hasher: Any) -> tuple[dict[str, De
     return out, issues
 
 
-PARALLEL_FROM = 1000  # files; below this a process pool costs more than it saves
-CHUNK = 250
+PARALLEL_FROM = 1000  # files; below this a process pool costs more than it saves, and the
+# directory is one chunk: validated whole before the first request
+CHUNK = 250  # files a parsing worker takes at a time, and the unit of the streaming pipeline
 
 Loaded = tuple[str, bytes, "dict[str, Any] | None", "bool | None", "bool | None", "Issue | None"]
 
 
 def _load_user(folder: str, name: str, shown_dir: str) -> Loaded:
-    """Read, parse and fast-check one user file: (file name, content hash, data, schema ok, holds
+    """Read, parse and schema-check one user file: (file name, content hash, data, schema ok, holds
     hidden characters, issue).
 
     Plain tuples and strings only: results cross a process boundary, and pickling records and
     paths cost the parent as much as the parsing saved."""
-    from .validate import schema_accepts  # validate imports this module
-
     shown = f"{shown_dir}/{name}"
     with open(os.path.join(folder, name), "rb") as f:
         raw = f.read()
@@ -148,62 +128,23 @@ def _load_user(folder: str, name: str, shown_dir: str) -> Loaded:
     return name, digest, data, schema_accepts()(data), hidden, None
 
 
-def _load_chunk(job: tuple[str, list[str], str, bool]) -> list[Loaded]:
-    folder, names, shown_dir, background = job
-    if background and os.getpriority(os.PRIO_PROCESS, 0) < 19:
-        os.setpriority(os.PRIO_PROCESS, 0, 19)  # a scan ahead ran first, at full priority
+def _load_chunk(job: tuple[str, list[str], str]) -> list[Loaded]:
+    folder, names, shown_dir = job
     return [_load_user(folder, n, shown_dir) for n in names]
 
 
-def _list_and_scan(folder: str, count: int) -> tuple[list[str], list[str]]:
-    """The user files, and the user_ids a line scan finds in the first `count` of them."""
+def _load_chunks(folder: Path, shown_dir: str) -> Iterator[list[Loaded]]:
+    """Every user file of `folder` in name order, chunk by chunk as each is parsed: on all cores
+    for large directories (parsing dominates a plan's CPU), in one chunk in-process below
+    PARALLEL_FROM files."""
     names = user_file_names(folder)
-    return names, _scan(folder, names[:count])
-
-
-def _scan(folder: str, names: list[str]) -> list[str]:
-    return list(scan_user_ids(folder, names))
-
-
-SCAN_LEAD = 1000  # files scanned before the first reads (~6 ms); the rest of the window is scanned as they go
-
-
-def _load_users(folder: Path, shown_dir: str, watcher: LoadWatcher | None) -> Iterator[Loaded]:
-    """Every user file of `folder` in name order, as each chunk is parsed; on all cores for large
-    directories (parsing dominates a plan's CPU)."""
     cores = os.cpu_count() or 1
-    forks = cores >= 2 and "fork" in mp.get_all_start_methods()
-    scan = watcher.scan_ahead if watcher is not None else 0
-    names: list[str] | None = None
-    if not (forks and scan):
-        names = user_file_names(folder)
-        if not forks or len(names) < PARALLEL_FROM:
-            if watcher is not None:
-                watcher.started()
-                if scan:
-                    watcher.scanned(_scan(str(folder), names[:scan]))
-            yield from _load_chunk((str(folder), names, shown_dir, False))
-            return
-    background = watcher is not None and watcher.background
-    with mp.get_context("fork").Pool(cores) as pool:
-        if watcher is not None:
-            # a process lists the files and scans the first ones while this one runs started()
-            lead = min(scan, SCAN_LEAD)
-            ahead = pool.apply_async(_list_and_scan, (str(folder), lead)) if names is None else None
-            watcher.started()  # after the fork: the watcher may start threads now
-            if ahead is not None:
-                names, ids = ahead.get()
-                rest = pool.apply_async(_scan, (str(folder), names[lead:scan])) if scan > lead else None
-                watcher.scanned(ids)
-                if rest is not None:
-                    watcher.scanned(rest.get())
-        assert names is not None
-        jobs = [(str(folder), names[i : i + CHUNK], shown_dir, background) for i in range(0, len(names), CHUNK)]
-        for chunk in pool.imap(_load_chunk, jobs):
-            yield from chunk
-
-
-USER_ID_LINE = re.compile(rb"^user_id:[ \t]*(['\"]?)([A-Za-z0-9_.\-]+)\1[ \t]*(?:#.*)?\r?$", re.M)
+    if cores < 2 or len(names) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
+        yield _load_chunk((str(folder), names, shown_dir))
+        return
+    jobs = [(str(folder), names[i : i + CHUNK], shown_dir) for i in range(0, len(names), CHUNK)]
+    with mp.get_context("fork").Pool(cores) as pool:  # workers only parse: no threads to inherit yet
+        yield from pool.imap(_load_chunk, jobs)
 
 
 def user_file_names(folder: str | Path) -> list[str]:
@@ -246,32 +187,15 @@ def survey_users(folder: Path, shown_dir: str) -> list[Issue]:
     return issues
 
 
-def scan_user_ids(folder: str | Path, names: list[str]) -> Iterator[str]:
-    """Each named file's `user_id:` line, in order, by a line scan about 10× cheaper than parsing.
-
-    A guess to start reads early (`plan --eager-reads`), never a substitute for the parsed and
-    validated value: files it cannot read this way are simply skipped. Bare os calls: the scan
-    sits on the path to the first request, and they are 2× faster than open() and Path."""
-    base = os.fspath(folder) + os.sep
-    search = USER_ID_LINE.search
-    for name in names:
-        try:
-            fd = os.open(base + name, os.O_RDONLY)
-            try:
-                match = search(os.read(fd, 1 << 16))
-            finally:
-                os.close(fd)
-        except OSError:
-            continue
-        if match:
-            yield match.group(2).decode()
+ChunkSink = Callable[[list[DesiredUser], bool], None]
 
 
-def load_directory(root: Path, watcher: LoadWatcher | None = None, settings: Settings | None = None) -> DesiredState:
+def load_directory(root: Path, settings: Settings | None = None, on_chunk: ChunkSink | None = None) -> DesiredState:
     """Read reconciler.yaml, departments.yaml and users/*.yaml; problems become issues, not exceptions.
 
-    A `watcher` can start work before the whole directory is read (see LoadWatcher); `settings`,
-    when the caller has already read reconciler.yaml.
+    `on_chunk(users, clean)` sees each chunk of user files as soon as it is parsed, in name order:
+    its users, and whether every file so far (and departments.yaml) loaded and passed the schema.
+    `settings`, when the caller has already read reconciler.yaml.
     """
     root = Path(root)
     if not (root / "users").is_dir():
@@ -291,18 +215,20 @@ def load_directory(root: Path, watcher: LoadWatcher | None = None, settings: Set
     folder = root / "users"
     shown_dir = _display(folder)
     issues.extend(survey_users(folder, shown_dir))
+    clean = not any(i.severity == "error" for i in issues)
     users: list[DesiredUser] = []
-    for name, digest, data, ok, hidden, issue in _load_users(folder, shown_dir, watcher):
-        hasher.update(name.encode() + b"\0" + digest + b"\0")
-        if issue is not None:
-            issues.append(issue)
-            if watcher is not None:
-                watcher.loaded(None)
-        elif data is not None:
-            handle = name.rsplit(".", 1)[0]
-            users.append(DesiredUser(handle, f"{shown_dir}/{name}", data, folder / name, ok, hidden))
-            if watcher is not None:
-                watcher.loaded(users[-1])
-    if watcher is not None:
-        watcher.finished()
+    for chunk in _load_chunks(folder, shown_dir):
+        added: list[DesiredUser] = []
+        for name, digest, data, ok, hidden, issue in chunk:
+            hasher.update(name.encode() + b"\0" + digest + b"\0")
+            if issue is not None:
+                issues.append(issue)
+                clean = False
+            elif data is not None:
+                handle = name.rsplit(".", 1)[0]
+                added.append(DesiredUser(handle, f"{shown_dir}/{name}", data, folder / name, ok, hidden))
+                clean = clean and ok is not False
+        users.extend(added)
+        if on_chunk is not None:
+            on_chunk(added, clean)
     return DesiredState(root, settings, departments, users, issues, hasher.hexdigest())

@@ -114,49 +114,16 @@ def diff_field(name: str, desired: Any, live: dict[str, Any]) -> FieldChange | N
     return FieldChange(name, current, desired, details)
 
 
-def _same_records(key: str, desired: Any, current: Any) -> bool:
-    """True when live holds exactly the declared records, in order, each with at least the
-    declared sub-keys at the declared values: the common case, settled without normalising.
-    False means only "look closer"."""
-    if not isinstance(desired, list) or not isinstance(current, list) or len(desired) != len(current):
-        return False
-    for rec, cur in zip(desired, current):
-        if not isinstance(rec, dict) or not isinstance(cur, dict) or key not in rec or not rec.items() <= cur.items():
-            return False
-    return True
-
-
-# what diff_user's inline check needs of each field, looked up once per field, not per attribute
-_PLAIN = frozenset(n for n, f in BY_NAME.items() if f.readable and f.kind is not Kind.RECORDS and n != "is_frozen")
-_RECORD_KEY = {n: f.key or "id" for n, f in BY_NAME.items() if f.readable and f.kind is Kind.RECORDS}
-_READABLE = frozenset(n for n, f in BY_NAME.items() if f.readable)
-
-
 def diff_user(desired: dict[str, Any], live: dict[str, Any]) -> list[FieldChange]:
-    """Changes of the readable declared fields, in field-table order.
-
-    Most declared values equal their live value as they are: that is checked inline (it is the
-    hot loop of a large plan), and only the rest go through diff_field."""
+    """Changes of the readable declared fields, in field-table order."""
     changes = []
-    get = live.get
     for name, value in desired.items():
-        if name in _PLAIN:
-            if value == get(name):
-                continue
-        elif name in _RECORD_KEY:
-            if _same_records(_RECORD_KEY[name], value, get(name)):
-                continue
-        elif name not in _READABLE:
-            if name not in BY_NAME:
-                raise KeyError(name)  # validation lets no unknown field through: a bug if one gets here
-            continue
-        elif value == live_value(live, name):  # is_frozen: in `status` on GET
+        if not BY_NAME[name].readable:  # write-only: cannot be compared (the planner decides)
             continue
         change = diff_field(name, value, live)
         if change is not None:
             changes.append(change)
-    if len(changes) > 1:
-        changes.sort(key=lambda c: FIELD_ORDER[c.field])
+    changes.sort(key=lambda c: FIELD_ORDER[c.field])
     return changes
 
 

@@ -1,17 +1,37 @@
-"""Building a Plan: validated desired users × live users. `build_plan` is pure; `plan_directory`
-adds the one read it needs (batch GET of the declared users)."""
+"""Planning: validated desired users × live users. `build_plan` is pure; `plan_directory` adds the
+reads it needs through the narrow LiveDirectory interface (it imports no HTTP code)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
 
-from .client import DirectoryClient, UserReads
-from .desired import DesiredState, DesiredUser
+from .desired import DesiredState
 from .diff import comparable, diff_user, fingerprint, live_value, patch_body
-from .fields import BY_NAME, IDENTITY_KEY, WRITE_ONLY, lane_of
+from .fields import BY_NAME, WRITE_ONLY, lane_of
 from .plan import Plan, PlanError, UserChange
-from .validate import ResolvedUser, ValidationResult, schema_issues
+from .validate import ResolvedUser, ValidationResult
+
+LiveBatch = dict[str, dict[str, Any]]  # live users by id, as one batch read returns them
+
+
+class LiveDirectory(Protocol):
+    """The reads planning needs from the live directory (DirectoryClient is one; tests may pass others)."""
+
+    base_url: str
+    app_id: str
+
+    def iter_users(self, user_ids: Iterable[str]) -> Iterator[LiveBatch]:
+        """Live users by id, batch by batch as each read completes; ids not returned are absent."""
+        ...
+
+    def find_by_department(self, department_id: str) -> list[dict[str, Any]]:
+        """The direct members of a department."""
+        ...
+
+    def batch_get_id(self, emails: list[str], mobiles: list[str]) -> list[dict[str, Any]]:
+        """Who holds these e-mails and mobiles."""
+        ...
 
 
 class PlanBuilder:
@@ -129,48 +149,6 @@ class PlanBuilder:
         return plan
 
 
-VALIDATION_WORK = 0.25  # s: validation and plan setup of 10k users take ~0.1 s
-
-
-class ReadAhead:
-    """Reads sent while the directory is still being parsed (`plan --eager-reads`); a LoadWatcher.
-
-    While a parsing process lists the files and line-scans the first ones for their user_ids, this
-    one connects and fetches the token; then those reads are queued at once, and the rest of the
-    first quota window's as their scan comes in. Parsed users add theirs (the rest, and any the
-    scan missed) long before the next window opens. Parsing runs at low priority: under quotas the
-    reads are the critical path. The first file that cannot be valid stops all reads.
-    """
-
-    background = True
-
-    def __init__(self, reads: UserReads, first_window: int):
-        self.reads = reads
-        self.scan_ahead = first_window  # files: one id each
-
-    def started(self) -> None:
-        self.reads.connect()
-
-    def scanned(self, user_ids: list[str]) -> None:
-        for user_id in user_ids:
-            self.reads.add(user_id)
-
-    def loaded(self, user: DesiredUser | None) -> None:
-        if self.reads.stopped:
-            return
-        user_id = user.data.get(IDENTITY_KEY) if user is not None else None
-        if user is None or not isinstance(user_id, str) or (user.schema_ok is False and schema_issues(user)):
-            self.reads.stop()
-        else:
-            self.reads.add(user_id)
-
-    def finished(self) -> None:
-        # validating and setting up the plan hold the interpreter ~0.1 s per 10k users: in a gap
-        # between bursts, not in one, whose every read they would delay
-        if not self.reads.stopped:
-            self.reads.quiet(VALIDATION_WORK)
-
-
 def build_plan(
     state: DesiredState,
     result: ValidationResult,
@@ -270,58 +248,58 @@ def managed_departments(state: DesiredState, result: ValidationResult, live: dic
 def plan_directory(
     state: DesiredState,
     result: ValidationResult,
-    client: DirectoryClient,
+    live: LiveDirectory,
     *,
     sync_write_only: bool = False,
     since: tuple[str, dict[str, dict[str, Any]]] | None = None,
     scan_unmanaged: bool = False,
-    reads: UserReads | None = None,
+    under_way: tuple[Iterable[LiveBatch], set[str]] | None = None,
 ) -> Plan:
-    """Read the declared users (batch GET), plan, then check uniqueness against live.
+    """Read the declared users (batch GET), diff each batch as it comes, then check uniqueness.
 
     `scan_unmanaged` also lists the managed departments' members (one find_by_department page per
     50 members) to find users no file declares: opt-in, because it costs as many calls again.
-    `reads`: batch reads already under way (sent while the files were parsed); only the declared
-    users they do not cover are read here.
+    `under_way`: reads already sent (the batches they yield, and the ids they asked for); only the
+    declared users they do not cover are read here.
     """
-    builder = PlanBuilder(state, result, base_url=client.base_url, sync_write_only=sync_write_only, since=since)
+    builder = PlanBuilder(state, result, base_url=live.base_url, sync_write_only=sync_write_only, since=since)
     by_id = {u.user_id: u for u in result.users}
     # only the live records later steps look at are kept: the rest are freed batch by batch
-    live: dict[str, dict[str, Any]] = {}
+    kept: dict[str, dict[str, Any]] = {}
     seen: set[str] = set()
     holders: dict[tuple[str, Any], str] = {}
 
-    def batches() -> Iterator[dict[str, dict[str, Any]]]:
-        if reads is None:
-            yield from client.iter_users(by_id)
+    def batches() -> Iterator[LiveBatch]:
+        if under_way is None:
+            yield from live.iter_users(by_id)
             return
-        yield from reads.results()
-        unread = by_id.keys() - reads.read  # usually none: one set operation, not 10k lookups
+        sent, asked = under_way
+        unread = [i for i in by_id if i not in asked]
+        yield from sent
         if unread:
-            yield from client.iter_users(i for i in by_id if i in unread)
+            yield from live.iter_users(unread)
 
-    for batch in batches():  # diff each batch while the next ones are read
+    for batch in batches():
         for user_id, current in batch.items():
             if user_id in by_id and user_id not in seen:
                 seen.add(user_id)
                 if builder.add(by_id[user_id], current) is not None or scan_unmanaged:
-                    live[user_id] = current
+                    kept[user_id] = current
                 hold_employee_no(holders, user_id, current)
-    if len(seen) < len(by_id):
-        for user_id in by_id.keys() - seen:  # not returned by the API: errors, sorted by finish()
-            builder.add(by_id[user_id], None)
+    for user_id in by_id.keys() - seen:  # not returned by the API: errors, sorted by finish()
+        builder.add(by_id[user_id], None)
     plan = builder.finish()
-    plan.app_id = client.app_id
+    plan.app_id = live.app_id
     if scan_unmanaged:
-        members = {d: client.find_by_department(d) for d in managed_departments(state, result, live)}
+        members = {d: live.find_by_department(d) for d in managed_departments(state, result, kept)}
         plan.unmanaged = unmanaged_users(result, members, state.settings.user_id_type)
     # only the values this plan changes are looked up: never a scan of the whole directory
     emails = sorted({c.body["email"] for c in plan.changes if c.body.get("email")})
     mobiles = sorted({c.body["mobile"] for c in plan.changes if c.body.get("mobile")})
     if emails or mobiles:
-        for entry in client.batch_get_id(emails, mobiles):
+        for entry in live.batch_get_id(emails, mobiles):
             for name in ("email", "mobile"):
                 if entry.get(name) and entry.get("user_id"):
                     holders[(name, comparable(BY_NAME[name], entry[name]))] = entry["user_id"]
-    check_unique_against_live(plan, result, live, holders)
+    check_unique_against_live(plan, result, kept, holders)
     return plan

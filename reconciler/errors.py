@@ -41,7 +41,7 @@ class ValidationFailed(ReconcilerError):
     def __init__(self, issues: list[Issue]):
         self.issues = issues
         errors = [i for i in issues if i.severity == "error"]
-        super().__init__(f"{len(errors)} error(s) in the desired state; nothing was sent")
+        super().__init__(f"{len(errors)} error(s) in the desired state; nothing was written")
 
 
 class ApiError(ReconcilerError):
@@ -59,3 +59,7 @@ class ApiError(ReconcilerError):
 
 class TransportError(ReconcilerError):
     """The API could not be reached or answered something that is not the documented envelope."""
+
+
+class TargetUnknown(ReconcilerError):
+    """A --target names no user file."""

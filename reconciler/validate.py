@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from . import bundled
 from .desired import DesiredState, DesiredUser
 from .errors import Issue
-from .fastcheck import compile_schema
 from .fields import BY_NAME, IDENTITY_KEY, PUT_REQUIRED, Ref, normalise_email, normalise_mobile
+from .schema import schema_accepts, user_schema
 from .yamlio import HIDDEN, field_path, locate
 
 # Limits of the deprecated PUT page / error table that are stricter than the PATCH page.
@@ -63,21 +62,10 @@ class ValidationResult:
 
 
 @lru_cache(maxsize=1)
-def user_schema() -> dict[str, Any]:
-    return json.loads((bundled("schemas") / "user.schema.json").read_text("utf-8"))
-
-
-@lru_cache(maxsize=1)
 def _validator() -> Any:
-    from jsonschema import Draft202012Validator  # only files the fast path rejects need it: import lazily
+    from jsonschema import Draft202012Validator  # only files schema_accepts refuses need it: import lazily
 
     return Draft202012Validator(user_schema())
-
-
-@lru_cache(maxsize=1)
-def schema_accepts() -> Callable[[Any], bool]:
-    """The compiled fast path: True means jsonschema would find nothing either."""
-    return compile_schema(user_schema())
 
 
 def _issue(user: DesiredUser, keys: Sequence[str | int], message: str, severity: str = "error") -> Issue:

@@ -18,11 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.client import DirectoryClient, RetryPolicy, UserReads
+from reconciler.client import DirectoryClient, RetryPolicy
 from reconciler.config import Credentials, Quotas
+from reconciler.desired import DesiredUser
 from reconciler.emulator.faults import Faults
 from reconciler.emulator.store import Store
 from reconciler.errors import ApiError, TransportError
+from reconciler.pipeline import StreamedReads
 from tests.conftest import APP, Live, drifted_org, invoke
 
 N = 1000
@@ -226,17 +228,18 @@ def test_query_values_that_need_escaping_arrive_intact(live: Live, make_client):
     assert query["user_id_type"] == ["open_id"]
 
 
-def test_stopped_reads_leave_no_call_expected_however_often_they_are_stopped(live: Live, make_client):
+def test_stopped_reads_send_nothing_more_however_often_they_are_stopped(live: Live, make_client):
     client = make_client(quotas=Quotas(per_second=1, per_minute=1000))  # one batch a second
-    reads = UserReads(client)
-    for n in range(500):  # ten batches, four threads: one goes out, three wait, six stay queued
-        reads.add(f"ou_{n}")
+    reads = StreamedReads(client)
+    users = [DesiredUser(f"u{n}", f"u{n}.yaml", {"user_id": f"ou_{n}"}) for n in range(500)]
+    reads(users, True)
+    reads([], True)  # the next chunk arrived: ten batches, one goes out, the others wait or stay queued
     deadline = time.monotonic() + 10
     while not any("/users/batch" in r["path"] for r in live.requests()) and time.monotonic() < deadline:
         time.sleep(0.01)
     reads.stop()  # the waiting and the queued batches are dropped, unsent
     reads.stop()
-    assert client.scheduler.expected == 0
+    reads.close()
     assert sum("/users/batch" in r["path"] for r in live.requests()) == 1
 
 

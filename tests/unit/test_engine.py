@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler import desired
-from reconciler.desired import load_directory, scan_user_ids, user_file_names
-from reconciler.engine import VALIDATION_WORK, ReadAhead, build_plan, check_unique_against_live
+from reconciler.desired import load_directory
+from reconciler.engine import build_plan, check_unique_against_live
 from reconciler.validate import validate
 
 
@@ -73,77 +73,46 @@ def test_write_only_fields_are_not_sent_unless_asked(tmp_path: Path):
     assert "avatar_key cannot be compared" in plan.write_only_notes[0]
 
 
-class FakeReads:
-    """What ReadAhead drives: the ids it queues, whether it connected first, whether it stopped."""
+class Chunks:
+    """A chunk sink that records what the loader hands it."""
 
     def __init__(self) -> None:
-        self.added: list[str] = []
-        self.connected_before: list[str] | None = None
-        self.stopped = False
-        self.quiet_after: list[tuple[float, int]] = []  # (horizon, ids added by then) per quiet()
+        self.seen: list[tuple[list[str], bool]] = []
 
-    def connect(self) -> None:
-        self.connected_before = list(self.added)
-
-    def quiet(self, horizon: float) -> None:
-        self.quiet_after.append((horizon, len(self.added)))
-
-    def add(self, user_id: str) -> None:
-        self.added.append(user_id)
-
-    def stop(self) -> None:
-        self.stopped = True
+    def __call__(self, users: list, clean: bool) -> None:
+        self.seen.append(([u.handle for u in users], clean))
 
 
-def _watch(directory: Path, first_window: int = 2500) -> FakeReads:
-    reads = FakeReads()
-    load_directory(directory, ReadAhead(reads, first_window))  # type: ignore[arg-type]
-    return reads
+def _chunks(directory: Path, monkeypatch, chunk: int) -> list[tuple[list[str], bool]]:
+    monkeypatch.setattr(desired, "PARALLEL_FROM", 1)  # parse in worker processes, in chunks
+    monkeypatch.setattr(desired, "CHUNK", chunk)
+    sink = Chunks()
+    load_directory(directory, on_chunk=sink)
+    return sink.seen
 
 
-def test_read_ahead_queues_the_scanned_first_window_then_each_parsed_id(tmp_path: Path):
-    users = {"a": "user_id: ou_a\n", "b": "user_id: 'ou_b'  # quoted\n", "c": "name: C\nuser_id: ou_c\n"}
-    reads = _watch(_dir(tmp_path, users), first_window=2)
-    assert reads.connected_before == []  # the token first, so the window goes out the moment it is full
-    assert reads.added[:2] == ["ou_a", "ou_b"]  # the line scan, before any file is parsed
-    assert reads.added[2:] == ["ou_a", "ou_b", "ou_c"]  # then every parsed user (the client dedupes)
-    assert not reads.stopped
+def test_the_loader_hands_over_each_chunk_in_name_order_as_it_is_parsed(tmp_path: Path, monkeypatch):
+    users = {h: f"user_id: ou_{h}\n" for h in "abcde"}
+    assert _chunks(_dir(tmp_path, users), monkeypatch, 2) == [(["a", "b"], True), (["c", "d"], True), (["e"], True)]
 
 
-def test_read_ahead_gets_the_same_ids_when_parsing_processes_do_the_scan(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(desired, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(desired, "CHUNK", 2)
-    users = {"a": "user_id: ou_a\n", "b": "user_id: 'ou_b'  # quoted\n", "c": "name: C\nuser_id: ou_c\n"}
-    reads = _watch(_dir(tmp_path, users), first_window=2)
-    assert reads.connected_before == []
-    assert reads.added == ["ou_a", "ou_b", "ou_a", "ou_b", "ou_c"]
+def test_a_chunk_is_unclean_from_the_first_file_that_fails_the_schema_on(tmp_path: Path, monkeypatch):
+    users = {"a": "user_id: ou_a\n", "b": "user_id: ou_b\n", "c": "user_id: ou_c\ngender: 7\n", "d": "user_id: ou_d\n"}
+    seen = _chunks(_dir(tmp_path, users), monkeypatch, 2)
+    assert seen == [(["a", "b"], True), (["c", "d"], False)]
 
 
-def test_read_ahead_waits_for_a_gap_between_bursts_once_every_file_is_loaded(tmp_path: Path):
-    reads = _watch(_dir(tmp_path, {"a": "user_id: ou_a\n", "b": "user_id: ou_b\n"}), first_window=0)
-    assert reads.quiet_after == [(VALIDATION_WORK, 2)]  # validation, which comes next, stalls no read
+def test_a_file_that_does_not_parse_makes_its_chunk_and_every_later_one_unclean(tmp_path: Path, monkeypatch):
+    users = {"a": "user_id: [unclosed\n", "b": "user_id: ou_b\n", "c": "user_id: ou_c\n"}
+    assert [clean for _, clean in _chunks(_dir(tmp_path, users), monkeypatch, 1)] == [False, False, False]
 
 
-def test_read_ahead_stops_at_the_first_file_that_cannot_be_valid(tmp_path: Path):
-    users = {"a": "user_id: ou_a\n", "b": "user_id: ou_b\ngender: 7\n", "c": "user_id: ou_c\n"}
-    reads = _watch(_dir(tmp_path, users), first_window=0)
-    assert reads.stopped
-    assert reads.added == ["ou_a"]
-    assert reads.quiet_after == []  # stopped reads: nothing to wait for
+def test_a_small_directory_is_one_chunk(tmp_path: Path):
+    sink = Chunks()
+    load_directory(_dir(tmp_path, {h: f"user_id: ou_{h}\n" for h in "abc"}), on_chunk=sink)
+    assert sink.seen == [(["a", "b", "c"], True)]
 
 
-def test_read_ahead_stops_at_a_file_that_does_not_parse(tmp_path: Path):
-    reads = _watch(_dir(tmp_path, {"a": "user_id: [unclosed\n", "b": "user_id: ou_b\n"}), first_window=0)
-    assert reads.stopped and reads.added == []
-
-
-def test_read_ahead_does_not_stop_for_a_file_only_the_fast_check_doubts(tmp_path: Path):
-    # 1.0 is an integer to JSON Schema; the compiled fast path defers such values to jsonschema
-    reads = _watch(_dir(tmp_path, {"a": "user_id: ou_a\nemployee_type: 1.0\n"}), first_window=0)
-    assert not reads.stopped and reads.added == ["ou_a"]
-
-
-def test_the_line_scan_skips_files_without_a_plain_user_id_line(tmp_path: Path):
-    users = {"a": "user_id: ou_a\n", "b": "{user_id: ou_b}\n", "c": 'user_id: "ou_c"\n', "d": "name: D\n"}
-    folder = _dir(tmp_path, users) / "users"
-    assert list(scan_user_ids(folder, user_file_names(folder))) == ["ou_a", "ou_c"]
+def test_an_integral_float_passes_the_schema_as_jsonschema_says(tmp_path: Path, monkeypatch):
+    # 1.0 is an integer to JSON Schema: the parsing worker's check agrees with jsonschema
+    assert _chunks(_dir(tmp_path, {"a": "user_id: ou_a\nemployee_type: 1.0\n"}), monkeypatch, 1) == [(["a"], True)]

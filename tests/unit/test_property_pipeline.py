@@ -20,7 +20,8 @@ from reconciler.cli import cli
 from reconciler.desired import load_directory
 from reconciler.engine import build_plan
 from reconciler.render import RENDERERS
-from reconciler.validate import schema_accepts, schema_issues, user_schema, validate
+from reconciler.schema import schema_accepts, user_schema
+from reconciler.validate import schema_issues, validate
 
 SCHEMA = user_schema()
 VALIDATOR = Draft202012Validator(SCHEMA)

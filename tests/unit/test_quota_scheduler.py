@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
 
-from reconciler.client import Cancelled, QuotaScheduler
 from reconciler.config import Quotas
 from reconciler.fields import Lane
+from reconciler.quota import EPSILON, GUARD, Cancelled, QuotaScheduler
 
 
 class Clock:
@@ -24,16 +25,72 @@ def _scheduler(**quotas: float) -> tuple[QuotaScheduler, Clock]:
     return QuotaScheduler(Quotas(**quotas), clock=clock), clock
 
 
-def test_a_slot_frees_one_window_after_the_calls_answer_not_its_send():
+def test_before_any_answer_a_slot_frees_one_window_after_its_answer():
     scheduler, clock = _scheduler(per_second=2)
     first, second = scheduler.acquire("users.batch"), scheduler.acquire("users.batch")
-    clock.now = 0.4  # the server counted them somewhere in [0, 0.4]
-    scheduler.release(first)
-    scheduler.release(second)
-    clock.now = 1.2  # a window after the sends, but not after the answers
-    assert scheduler._wait("users.batch/s", 2, 1.0, clock.now) == pytest.approx(0.2 + scheduler.EPSILON)
-    clock.now = 1.4 + scheduler.EPSILON
-    assert scheduler._wait("users.batch/s", 2, 1.0, clock.now) == 0.0
+    clock.now = 0.4  # the first round trip seen is the fastest: credit (1 - GUARD) x 0.4
+    scheduler.release(first, "users.batch")
+    scheduler.release(second, "users.batch")
+    assert scheduler.credit("users.batch") == 0.0  # two round trips say nothing of the jitter yet
+    assert scheduler._wait("users.batch/s", 2, 1.0, 1.0) == pytest.approx(0.4 + 1.0 + EPSILON - 1.0)
+
+
+def _answered(scheduler: QuotaScheduler, clock: Clock, *round_trips: float) -> None:
+    for rtt in round_trips:
+        slot = scheduler.acquire("x")
+        clock.now += rtt
+        scheduler.release(slot, "x")
+
+
+def test_the_credit_is_the_fastest_round_trip_less_how_far_the_typical_one_lies_above_it():
+    scheduler, clock = _scheduler(per_second=1000)
+    _answered(scheduler, clock, 0.10, 0.12, 0.11, 0.12, 0.13)
+    assert scheduler.credit("x") == pytest.approx(0.10 - (0.12 - 0.10))
+
+
+def test_the_credit_is_never_more_than_the_guarded_share_of_the_fastest_round_trip():
+    scheduler, clock = _scheduler(per_second=1000)
+    _answered(scheduler, clock, 0.1, 0.1, 0.1, 0.1, 0.1)
+    assert scheduler.credit("x") == pytest.approx((1 - GUARD) * 0.1)
+
+
+def test_no_credit_when_the_jitter_is_as_large_as_the_round_trip():
+    scheduler, clock = _scheduler(per_second=1000)
+    _answered(scheduler, clock, 0.002, 0.006, 0.005)  # loopback under load
+    assert scheduler.credit("x") == 0.0
+
+
+def test_a_slot_frees_one_window_after_its_answer_less_the_credit():
+    scheduler, clock = _scheduler(per_second=1)
+    assert scheduler.credit("e") == 0.0  # before any answer
+    for rtt in (0.10, 0.12, 0.11, 0.13, 0.12):
+        clock.now += (scheduler._wait("e/s", 1, 1.0, clock.now) or 0.0) + 1e-9  # past float rounding
+        slot = scheduler.acquire("e")
+        clock.now += rtt
+        scheduler.release(slot, "e")
+    credit = scheduler.credit("e")
+    assert credit == pytest.approx(min(0.8 * 0.10, 0.10 - (0.12 - 0.10)))
+    assert scheduler._wait("e/s", 1, 1.0, clock.now) == pytest.approx(1.0 - credit + EPSILON)
+
+
+def test_the_credit_never_lets_two_calls_share_a_server_window_when_the_ways_vary():
+    """Any split of each round trip into way out, server time and way back, whose parts are each at
+    least (1 - GUARD) of the fastest round trip's parts: the server sees calls a window apart."""
+    import random
+
+    rng = random.Random(7)
+    scheduler, clock = _scheduler(per_second=1)
+    arrivals: list[float] = []
+    for _ in range(300):
+        slot = scheduler.acquire("e")  # the fake clock never waits: acquire returns only when there is room
+        way_out, server, way_back = (0.05 * rng.uniform(0.8, 1.2) for _ in range(3))
+        arrivals.append(clock.now + way_out)
+        clock.now += way_out + server + way_back
+        scheduler.release(slot, "e")
+        clock.now += (scheduler._wait("e/s", 1, 1.0, clock.now) or 0.0) + 1e-9  # past float rounding
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    assert min(gaps) >= 1.0
+    assert max(gaps) < 1.0 + 0.15 * 2  # the cost per window is of the order of the jitter, not a round trip
 
 
 def test_a_call_still_in_flight_holds_its_slot_however_long_it_takes():
@@ -47,11 +104,12 @@ def test_answers_out_of_order_free_the_slot_that_frees_room_first():
     scheduler, clock = _scheduler(per_second=2)
     early, late = scheduler.acquire("e"), scheduler.acquire("e")
     clock.now = 0.5
-    scheduler.release(late)
+    scheduler.release(late, "e")  # fastest so far: 0.5
     clock.now = 0.9
-    scheduler.release(early)
+    scheduler.release(early, "e")
     clock.now = 1.0
-    assert scheduler._wait("e/s", 2, 1.0, clock.now) == pytest.approx(0.5 + scheduler.EPSILON)
+    # the late call's slot frees first, at 0.5 + 1 (no credit before SAMPLES round trips)
+    assert scheduler._wait("e/s", 2, 1.0, clock.now) == pytest.approx(0.5 + 1.0 + EPSILON - 1.0)
 
 
 def test_endpoints_have_separate_windows_and_the_slow_lane_its_own():
@@ -100,68 +158,6 @@ def test_a_caller_waiting_on_a_call_in_flight_is_woken_by_its_answer():
     waiter = threading.Thread(target=lambda: (scheduler.acquire("e"), sent.set()))
     waiter.start()
     assert not sent.wait(0.05)  # the window is full until the first call answers
-    scheduler.release(first)  # its answer says when the slot frees: one window from now
+    scheduler.release(first, "e")  # its answer says when the slot frees
     assert sent.wait(10)
     waiter.join(10)
-
-
-def _waiting_for_quiet(scheduler: QuotaScheduler, callers: int, horizon: float) -> threading.Event:
-    quiet = threading.Event()
-    threading.Thread(target=lambda: (scheduler.wait_quiet(callers, horizon), quiet.set()), daemon=True).start()
-    return quiet
-
-
-def test_no_call_in_flight_is_not_quiet_while_a_caller_has_calls_left_to_send():
-    scheduler, _ = _scheduler(per_second=2)
-    scheduler.expect(3)
-    scheduler.release(scheduler.acquire("e"))  # answered; the caller's next call is not asked for yet
-    quiet = _waiting_for_quiet(scheduler, callers=1, horizon=0.5)
-    assert not quiet.wait(0.05)
-    scheduler.release(scheduler.acquire("e"))
-    scheduler.expect(-3)
-    assert quiet.wait(10)
-
-
-def test_quiet_at_once_when_no_more_than_one_seconds_calls_are_left():
-    scheduler, _ = _scheduler(per_second=2)
-    scheduler.expect(3)
-    quiet = _waiting_for_quiet(scheduler, callers=1, horizon=0.5)
-    scheduler.acquire("e")  # in flight: a burst is on
-    assert not quiet.wait(0.05)
-    scheduler.expect(-1)  # two left: neither waits for the other's slot, so work delays no later window
-    assert quiet.wait(10)
-
-
-def test_quiet_once_every_caller_waits_for_a_window_beyond_the_horizon():
-    scheduler, _ = _scheduler(per_second=1)
-    scheduler.expect(3)
-    scheduler.release(scheduler.acquire("e"))  # the window is full until 1.001 s
-    scheduler.expect(-1)
-    quiet = _waiting_for_quiet(scheduler, callers=4, horizon=0.5)
-    calls = [_cancellable_call(scheduler) for _ in range(2)]
-    assert quiet.wait(10)  # both callers left wait 1.001 s: nothing goes out within 0.5 s
-    for cancel, caller, outcome in calls:
-        cancel.set()
-        scheduler.wake()
-        caller.join(10)
-        assert outcome == ["cancelled"]  # it was still waiting when quiet was declared
-
-
-def test_not_quiet_while_the_next_window_opens_within_the_horizon():
-    scheduler, clock = _scheduler(per_second=1)
-    scheduler.expect(3)
-    scheduler.release(scheduler.acquire("e"))
-    scheduler.expect(-1)  # two left: this caller's next, and one not asked for yet
-    quiet = _waiting_for_quiet(scheduler, callers=1, horizon=5.0)  # 1.001 s away is too soon
-
-    def last_call() -> None:
-        scheduler.release(scheduler.acquire("e"))
-        scheduler.expect(-1)
-
-    caller = threading.Thread(target=last_call)
-    caller.start()
-    assert not quiet.wait(0.05)
-    clock.now = 1.1  # the window frees: the call goes out and answers; the one call left waits on no other
-    scheduler.wake()
-    caller.join(10)
-    assert quiet.wait(10)

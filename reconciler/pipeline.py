@@ -1,0 +1,172 @@
+"""Making a plan from a directory and a tenant: load, validate, read and diff as one stream.
+
+Files are parsed in chunks (on all cores for large directories); the users of a chunk are read as
+soon as the next chunk has arrived, if they and every file before them passed the schema.
+The first invalid file stops further reads; every error is still reported and nothing is ever
+written. A directory below PARALLEL_FROM files is one chunk: validated whole before the first
+request. When every file is loaded the whole directory is validated (cross-file rules), then each
+batch is diffed as it arrives.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .client import BATCH_SIZE, DirectoryClient
+from .config import Credentials, Settings, base_url_from, credentials_from_env, load_settings
+from .desired import DesiredState, DesiredUser, load_directory
+from .engine import LiveBatch, plan_directory
+from .errors import TargetUnknown, ValidationFailed
+from .fields import IDENTITY_KEY, WRITE_ONLY
+from .plan import Plan
+from .validate import ValidationResult, validate
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """Everything a plan depends on besides the files and the API: one value built from the flags."""
+
+    directory: Path
+    targets: tuple[str, ...] = ()
+    sync_write_only: bool = False
+    since: str | None = None
+    scan_unmanaged: bool = False
+
+    def options(self) -> dict[str, Any]:
+        """What besides the files and live state shaped the writes: part of the plan's identity."""
+        return {
+            "targets": sorted({t.lstrip("@") for t in self.targets}),
+            "since": self.since,
+            "sync_write_only": self.sync_write_only,
+        }
+
+
+def open_client(
+    settings: Settings, base_url: str | None = None, credentials: Credentials | None = None
+) -> DirectoryClient:
+    """The client for the tenant the settings (or the caller) name."""
+    return DirectoryClient(
+        base_url or base_url_from(settings),
+        credentials or credentials_from_env(),
+        user_id_type=settings.user_id_type,
+        department_id_type=settings.department_id_type,
+        quotas=settings.quotas,
+    )
+
+
+def load_valid(directory: Path, settings: Settings | None = None) -> tuple[DesiredState, ValidationResult]:
+    """Load and validate; any error raises ValidationFailed (with every issue)."""
+    state = load_directory(directory, settings)
+    result = validate(state)
+    if result.errors:
+        raise ValidationFailed(result.issues)
+    return state, result
+
+
+class StreamedReads:
+    """Batch reads of clean chunks' users, sent while later chunks are parsed (a chunk sink).
+
+    Answers go to a queue as they come, so each batch is freed once diffed."""
+
+    def __init__(self, client: DirectoryClient):
+        self.client = client
+        self.asked: set[str] = set()
+        self.futures: list[Future[None]] = []
+        self.answers: queue.SimpleQueue[LiveBatch | BaseException] = queue.SimpleQueue()
+        self.cancel = threading.Event()
+        self.pool: ThreadPoolExecutor | None = None
+        self.held: list[DesiredUser] = []
+
+    def __call__(self, users: list[DesiredUser], clean: bool) -> None:
+        # a chunk is read once the next one arrives: the last (in a small directory the only) one
+        # is read by the planner after the whole directory validated
+        held, self.held = self.held, users
+        if not clean:
+            self.stop()
+        if self.cancel.is_set() or not held:
+            return
+        if self.pool is None:  # created after the parsing processes forked: they inherit no threads
+            self.pool = ThreadPoolExecutor(max_workers=self.client.concurrency)
+        ids = [i for u in held if isinstance(i := u.data.get(IDENTITY_KEY), str) and i not in self.asked]
+        self.asked.update(ids)
+        for start in range(0, len(ids), BATCH_SIZE):
+            self.futures.append(self.pool.submit(self._read, ids[start : start + BATCH_SIZE]))
+
+    def _read(self, ids: list[str]) -> None:
+        try:
+            self.answers.put(self.client.read_batch(ids, self.cancel))
+        except BaseException as exc:  # handed to the planning thread, which raises it
+            self.answers.put(exc)
+
+    def stop(self) -> None:
+        """Send no further reads: queued ones are dropped, those waiting for quota give up."""
+        self.cancel.set()
+        for future in self.futures:
+            future.cancel()
+        self.client.scheduler.wake()
+
+    def results(self) -> Iterator[LiveBatch]:
+        """Each batch as it completes; a failed read raises its error. Only before any stop."""
+        for _ in self.futures:
+            answer = self.answers.get()
+            if isinstance(answer, BaseException):
+                raise answer
+            yield answer
+
+    def close(self) -> None:
+        self.stop()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)  # reads in flight finish; nothing waits for them any more
+
+
+def _targets(state: DesiredState, targets: tuple[str, ...]) -> set[str]:
+    handles = {u.handle for u in state.users}
+    wanted = {t.lstrip("@") for t in targets}
+    unknown = sorted(wanted - handles)
+    if unknown:
+        raise TargetUnknown(f"--target {', '.join('@' + u for u in unknown)}: no such user file in {state.root}/users")
+    return wanted
+
+
+def make_plan(
+    req: PlanRequest, client: DirectoryClient, settings: Settings | None = None
+) -> tuple[DesiredState, ValidationResult, Plan]:
+    """Load, validate and plan `req` against the tenant `client` speaks to (see the module docstring).
+
+    A --target plan reads only its few users: it validates everything first and streams nothing."""
+    settings = settings or load_settings(req.directory)
+    reads = None if req.targets else StreamedReads(client)
+    try:
+        state = load_directory(req.directory, settings, reads)
+        result = validate(state)
+        if result.errors:
+            raise ValidationFailed(result.issues)
+        if req.targets:
+            wanted = _targets(state, req.targets)
+            result.users = [u for u in result.users if u.handle in wanted]
+        since = None
+        if req.since:
+            handles = [u.handle for u in result.users if WRITE_ONLY.intersection(u.fields)]
+            from .gitref import user_files_at  # git runs only when asked
+
+            since = (req.since, user_files_at(req.since, req.directory, handles))
+        plan = plan_directory(
+            state,
+            result,
+            client,
+            sync_write_only=req.sync_write_only,
+            since=since,
+            scan_unmanaged=req.scan_unmanaged,
+            under_way=(reads.results(), reads.asked) if reads is not None else None,
+        )
+    finally:
+        if reads is not None:
+            reads.close()
+    plan.options = req.options()
+    return state, result, plan
