@@ -128,9 +128,9 @@ class DirectoryClient:
         quotas = quotas or Quotas()
         self.scheduler = QuotaScheduler(quotas)
         self.retry = retry or RetryPolicy()
-        # enough calls in flight to use a second's quota at round trips up to ~320 ms (16 at 50/s);
-        # the scheduler, not the worker count, keeps calls within the quota
-        self.concurrency = concurrency or max(4, min(16, math.ceil(quotas.per_second * 0.32)))
+        # a whole window's reads in flight at once, at any round trip (50 at 50/s): fewer would
+        # spread each burst over several round trips; the scheduler keeps calls within the quota
+        self.concurrency = concurrency or max(4, min(64, math.ceil(quotas.per_second)))
         self.stats = ClientStats()
         self._stats_lock = threading.Lock()
         self._token: str | None = None

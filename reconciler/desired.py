@@ -133,18 +133,22 @@ def _load_chunk(job: tuple[str, list[str], str]) -> list[Loaded]:
     return [_load_user(folder, n, shown_dir) for n in names]
 
 
-def _load_chunks(folder: Path, shown_dir: str) -> Iterator[list[Loaded]]:
+def _load_chunks(folder: Path, shown_dir: str) -> Iterator[tuple[list[Loaded], bool]]:
     """Every user file of `folder` in name order, chunk by chunk as each is parsed: on all cores
     for large directories (parsing dominates a plan's CPU), in one chunk in-process below
-    PARALLEL_FROM files."""
+    PARALLEL_FROM files; each with whether it is the last. In the parallel case an empty chunk
+    comes first, once the workers exist."""
     names = user_file_names(folder)
     cores = os.cpu_count() or 1
     if cores < 2 or len(names) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
-        yield _load_chunk((str(folder), names, shown_dir))
+        yield _load_chunk((str(folder), names, shown_dir)), True
         return
     jobs = [(str(folder), names[i : i + CHUNK], shown_dir) for i in range(0, len(names), CHUNK)]
     with mp.get_context("fork").Pool(cores) as pool:  # workers only parse: no threads to inherit yet
-        yield from pool.imap(_load_chunk, jobs)
+        chunks = pool.imap(_load_chunk, jobs)
+        yield [], False  # the workers are forked: the caller may start threads from here on
+        for i, chunk in enumerate(chunks, 1):
+            yield chunk, i == len(jobs)
 
 
 def user_file_names(folder: str | Path) -> list[str]:
@@ -187,14 +191,16 @@ def survey_users(folder: Path, shown_dir: str) -> list[Issue]:
     return issues
 
 
-ChunkSink = Callable[[list[DesiredUser], bool], None]
+ChunkSink = Callable[[list[DesiredUser], bool, bool], None]
 
 
 def load_directory(root: Path, settings: Settings | None = None, on_chunk: ChunkSink | None = None) -> DesiredState:
     """Read reconciler.yaml, departments.yaml and users/*.yaml; problems become issues, not exceptions.
 
-    `on_chunk(users, clean)` sees each chunk of user files as soon as it is parsed, in name order:
-    its users, and whether every file so far (and departments.yaml) loaded and passed the schema.
+    `on_chunk(users, clean, last)` sees each chunk of user files as soon as it is parsed, in name
+    order: its users, whether every file so far (and departments.yaml) loaded and passed the
+    schema, and whether it is the last chunk. When worker processes parse, an empty chunk comes
+    first, as soon as they exist (threads may start from then on).
     `settings`, when the caller has already read reconciler.yaml.
     """
     root = Path(root)
@@ -217,7 +223,7 @@ def load_directory(root: Path, settings: Settings | None = None, on_chunk: Chunk
     issues.extend(survey_users(folder, shown_dir))
     clean = not any(i.severity == "error" for i in issues)
     users: list[DesiredUser] = []
-    for chunk in _load_chunks(folder, shown_dir):
+    for chunk, last in _load_chunks(folder, shown_dir):
         added: list[DesiredUser] = []
         for name, digest, data, ok, hidden, issue in chunk:
             hasher.update(name.encode() + b"\0" + digest + b"\0")
@@ -230,5 +236,5 @@ def load_directory(root: Path, settings: Settings | None = None, on_chunk: Chunk
                 clean = clean and ok is not False
         users.extend(added)
         if on_chunk is not None:
-            on_chunk(added, clean)
+            on_chunk(added, clean, last)
     return DesiredState(root, settings, departments, users, issues, hasher.hexdigest())

@@ -1,11 +1,12 @@
 """Making a plan from a directory and a tenant: load, validate, read and diff as one stream.
 
-Files are parsed in chunks (on all cores for large directories); the users of a chunk are read as
-soon as the next chunk has arrived, if they and every file before them passed the schema.
-The first invalid file stops further reads; every error is still reported and nothing is ever
-written. A directory below PARALLEL_FROM files is one chunk: validated whole before the first
-request. When every file is loaded the whole directory is validated (cross-file rules), then each
-batch is diffed as it arrives.
+Files are parsed in chunks (on all cores for large directories); the users of each chunk are read
+as soon as it is parsed, if they and every file before them passed the schema, while the client
+imports its HTTP stack and fetches the token. The first invalid file stops further reads; every
+error is still reported and nothing is ever written. The last chunk is read once the whole
+directory is valid, so a directory below PARALLEL_FROM files (one chunk) is validated whole
+before the first request. When every file is loaded the whole directory is validated (cross-file
+rules), then each batch is diffed as it arrives.
 """
 
 from __future__ import annotations
@@ -81,22 +82,28 @@ class StreamedReads:
         self.answers: queue.SimpleQueue[LiveBatch | BaseException] = queue.SimpleQueue()
         self.cancel = threading.Event()
         self.pool: ThreadPoolExecutor | None = None
-        self.held: list[DesiredUser] = []
 
-    def __call__(self, users: list[DesiredUser], clean: bool) -> None:
-        # a chunk is read once the next one arrives: the last (in a small directory the only) one
-        # is read by the planner after the whole directory validated
-        held, self.held = self.held, users
+    def __call__(self, users: list[DesiredUser], clean: bool, last: bool) -> None:
+        # the last chunk (in a small directory the only one) is read by the planner, once the whole
+        # directory is valid
         if not clean:
             self.stop()
-        if self.cancel.is_set() or not held:
+        if self.cancel.is_set() or last:
             return
-        if self.pool is None:  # created after the parsing processes forked: they inherit no threads
+        if self.pool is None:  # the parsing processes have forked: they inherit no threads
             self.pool = ThreadPoolExecutor(max_workers=self.client.concurrency)
-        ids = [i for u in held if isinstance(i := u.data.get(IDENTITY_KEY), str) and i not in self.asked]
+            self.futures.append(self.pool.submit(self._warm))  # HTTP stack and token while files parse
+        ids = [i for u in users if isinstance(i := u.data.get(IDENTITY_KEY), str) and i not in self.asked]
         self.asked.update(ids)
         for start in range(0, len(ids), BATCH_SIZE):
             self.futures.append(self.pool.submit(self._read, ids[start : start + BATCH_SIZE]))
+
+    def _warm(self) -> None:
+        try:
+            self.client.authenticate()
+            self.answers.put({})
+        except BaseException as exc:  # handed to the planning thread, which raises it
+            self.answers.put(exc)
 
     def _read(self, ids: list[str]) -> None:
         try:

@@ -232,8 +232,7 @@ def test_stopped_reads_send_nothing_more_however_often_they_are_stopped(live: Li
     client = make_client(quotas=Quotas(per_second=1, per_minute=1000))  # one batch a second
     reads = StreamedReads(client)
     users = [DesiredUser(f"u{n}", f"u{n}.yaml", {"user_id": f"ou_{n}"}) for n in range(500)]
-    reads(users, True)
-    reads([], True)  # the next chunk arrived: ten batches, one goes out, the others wait or stay queued
+    reads(users, True, False)  # ten batches: one goes out, the others wait for quota or stay queued
     deadline = time.monotonic() + 10
     while not any("/users/batch" in r["path"] for r in live.requests()) and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -69,7 +69,7 @@ def test_an_invalid_first_file_sends_no_read_at_all(live_large: Live, large: Pat
     result = invoke(live_large, "plan", "--dir", str(broken))
     assert result.exit_code == 1
     assert "gender" in result.output and "Traceback" not in result.output
-    assert live_large.requests() == []
+    assert {r["path"] for r in live_large.requests()} <= {TOKEN}  # fetched while the first files parsed
 
 
 def test_an_invalid_file_stops_reads_of_every_later_chunk_and_nothing_is_written(
@@ -81,7 +81,7 @@ def test_an_invalid_file_stops_reads_of_every_later_chunk_and_nothing_is_written
     assert result.exit_code == 1
     assert "gender" in result.output and "nothing was written" in result.output
     log = live_large.requests()
-    assert sum(r["path"] == BATCH for r in log) <= math.ceil(CHUNK / 50)  # only the first chunk's
+    assert sum(r["path"] == BATCH for r in log) <= math.ceil(CHUNK / 50)  # at most the first chunk's
     assert {(r["method"], r["path"]) for r in log} <= {("GET", BATCH), ("POST", TOKEN)}
 
 

@@ -77,13 +77,13 @@ class Chunks:
     """A chunk sink that records what the loader hands it."""
 
     def __init__(self) -> None:
-        self.seen: list[tuple[list[str], bool]] = []
+        self.seen: list[tuple[list[str], bool, bool]] = []
 
-    def __call__(self, users: list, clean: bool) -> None:
-        self.seen.append(([u.handle for u in users], clean))
+    def __call__(self, users: list, clean: bool, last: bool) -> None:
+        self.seen.append(([u.handle for u in users], clean, last))
 
 
-def _chunks(directory: Path, monkeypatch, chunk: int) -> list[tuple[list[str], bool]]:
+def _chunks(directory: Path, monkeypatch, chunk: int) -> list[tuple[list[str], bool, bool]]:
     monkeypatch.setattr(desired, "PARALLEL_FROM", 1)  # parse in worker processes, in chunks
     monkeypatch.setattr(desired, "CHUNK", chunk)
     sink = Chunks()
@@ -93,26 +93,34 @@ def _chunks(directory: Path, monkeypatch, chunk: int) -> list[tuple[list[str], b
 
 def test_the_loader_hands_over_each_chunk_in_name_order_as_it_is_parsed(tmp_path: Path, monkeypatch):
     users = {h: f"user_id: ou_{h}\n" for h in "abcde"}
-    assert _chunks(_dir(tmp_path, users), monkeypatch, 2) == [(["a", "b"], True), (["c", "d"], True), (["e"], True)]
+    assert _chunks(_dir(tmp_path, users), monkeypatch, 2) == [
+        ([], True, False),  # the parsing workers exist
+        (["a", "b"], True, False),
+        (["c", "d"], True, False),
+        (["e"], True, True),
+    ]
 
 
 def test_a_chunk_is_unclean_from_the_first_file_that_fails_the_schema_on(tmp_path: Path, monkeypatch):
     users = {"a": "user_id: ou_a\n", "b": "user_id: ou_b\n", "c": "user_id: ou_c\ngender: 7\n", "d": "user_id: ou_d\n"}
     seen = _chunks(_dir(tmp_path, users), monkeypatch, 2)
-    assert seen == [(["a", "b"], True), (["c", "d"], False)]
+    assert seen == [([], True, False), (["a", "b"], True, False), (["c", "d"], False, True)]
 
 
 def test_a_file_that_does_not_parse_makes_its_chunk_and_every_later_one_unclean(tmp_path: Path, monkeypatch):
     users = {"a": "user_id: [unclosed\n", "b": "user_id: ou_b\n", "c": "user_id: ou_c\n"}
-    assert [clean for _, clean in _chunks(_dir(tmp_path, users), monkeypatch, 1)] == [False, False, False]
+    assert [clean for _, clean, _ in _chunks(_dir(tmp_path, users), monkeypatch, 1)] == [True, False, False, False]
 
 
 def test_a_small_directory_is_one_chunk(tmp_path: Path):
     sink = Chunks()
     load_directory(_dir(tmp_path, {h: f"user_id: ou_{h}\n" for h in "abc"}), on_chunk=sink)
-    assert sink.seen == [(["a", "b", "c"], True)]
+    assert sink.seen == [(["a", "b", "c"], True, True)]
 
 
 def test_an_integral_float_passes_the_schema_as_jsonschema_says(tmp_path: Path, monkeypatch):
     # 1.0 is an integer to JSON Schema: the parsing worker's check agrees with jsonschema
-    assert _chunks(_dir(tmp_path, {"a": "user_id: ou_a\nemployee_type: 1.0\n"}), monkeypatch, 1) == [(["a"], True)]
+    assert _chunks(_dir(tmp_path, {"a": "user_id: ou_a\nemployee_type: 1.0\n"}), monkeypatch, 1) == [
+        ([], True, False),
+        (["a"], True, True),
+    ]
