@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .client import DirectoryClient
@@ -17,57 +16,11 @@ from .config import Settings
 from .diff import diff_field, fingerprint
 from .errors import ApiError, ReconcilerError
 from .fields import Lane
-from .plan import Plan, UserChange
-
-APPLIED, UNVERIFIED, FAILED, STALE, SKIPPED = "applied", "applied-unverified", "failed", "stale", "skipped"
-STATUSES = (APPLIED, UNVERIFIED, FAILED, STALE, SKIPPED)
+from .plan import APPLIED, FAILED, SKIPPED, STALE, UNVERIFIED, ApplyReport, Plan, UserChange, UserResult
 
 
 class GuardRefused(ReconcilerError):
     pass
-
-
-@dataclass
-class UserResult:
-    handle: str
-    user_id: str
-    status: str
-    fields: list[str]
-    message: str = ""
-    code: int | None = None
-    log_id: str | None = None
-
-
-@dataclass
-class ApplyReport:
-    plan_hash: str
-    results: list[UserResult] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for r in self.results if r.status == status)
-
-    interrupted: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """Every user reached the desired state, confirmed by reading it back."""
-        return self.count(FAILED) == 0 and self.count(UNVERIFIED) == 0 and not self.interrupted
-
-    def summary_line(self) -> str:
-        unverified = f"{self.count(UNVERIFIED)} applied-unverified, " if self.count(UNVERIFIED) else ""
-        line = (
-            f"Apply: {self.count(APPLIED)} applied, {unverified}{self.count(FAILED)} failed, "
-            f"{self.count(STALE)} stale, {self.count(SKIPPED)} skipped."
-        )
-        return line + (" Interrupted: users not sent are skipped; re-run to finish." if self.interrupted else "")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "plan_hash": self.plan_hash,
-            "interrupted": self.interrupted,
-            "results": [asdict(r) for r in self.results],
-            "summary": {s: self.count(s) for s in STATUSES},
-        }
 
 
 def _result(change: UserChange, status: str, message: str = "") -> UserResult:

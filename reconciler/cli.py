@@ -21,14 +21,14 @@ from typing import Any
 import click
 
 from . import __version__, bundled
-from .apply import ApplyReport, UserResult, apply_plan, check_guards
+from .apply import apply_plan, check_guards
 from .client import DirectoryClient
 from .config import Credentials, Settings, base_url_from, credentials_from_env, load_settings, outside
 from .desired import DesiredState, user_file_names
 from .errors import ConfigError, ReconcilerError, ValidationFailed
 from .lock import apply_lock
 from .pipeline import PlanRequest, load_valid, make_plan, open_client
-from .plan import Plan
+from .plan import ApplyReport, Plan, UserResult
 from .planfile import PlanMismatch, check_same_target, load_plan, reviewed_hash, save_plan, verify
 from .render import RENDERERS, REPORT_RENDERERS, render_invalid_markdown
 

@@ -144,6 +144,7 @@ def _load_chunks(folder: Path, shown_dir: str) -> Iterator[tuple[list[Loaded], b
         yield _load_chunk((str(folder), names, shown_dir)), True
         return
     jobs = [(str(folder), names[i : i + CHUNK], shown_dir) for i in range(0, len(names), CHUNK)]
+    schema_accepts()  # compiled once here, inherited by every worker
     with mp.get_context("fork").Pool(cores) as pool:  # workers only parse: no threads to inherit yet
         chunks = pool.imap(_load_chunk, jobs)
         yield [], False  # the workers are forked: the caller may start threads from here on
@@ -220,10 +221,13 @@ def load_directory(root: Path, settings: Settings | None = None, on_chunk: Chunk
     departments, issues = _load_departments(root / "departments.yaml", _display(root / "departments.yaml"), hasher)
     folder = root / "users"
     shown_dir = _display(folder)
-    issues.extend(survey_users(folder, shown_dir))
-    clean = not any(i.severity == "error" for i in issues)
     users: list[DesiredUser] = []
+    surveyed = False
     for chunk, last in _load_chunks(folder, shown_dir):
+        if not surveyed:  # once the parsing workers have started: the survey runs beside them
+            issues.extend(survey_users(folder, shown_dir))
+            clean = not any(i.severity == "error" for i in issues)
+            surveyed = True
         added: list[DesiredUser] = []
         for name, digest, data, ok, hidden, issue in chunk:
             hasher.update(name.encode() + b"\0" + digest + b"\0")

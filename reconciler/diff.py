@@ -27,16 +27,8 @@ def live_value(live: dict[str, Any], name: str) -> Any:
 
 
 def _empty(field: Field, value: Any) -> Any:
-    """Missing and empty are the same to the API: "" / [] / join_time 0 are how a field is cleared."""
-    if value is None:
-        if field.kind is not Kind.SCALAR:
-            return []
-        if field.name == "join_time":
-            return 0
-        if field.name in ("mobile_visible", "is_frozen", "gender", "employee_type"):
-            return None
-        return ""
-    return value
+    """Missing means the field's empty value (fields.Field.empty): one table for diff and import."""
+    return field.empty_value if value is None else value
 
 
 def _records(field: Field, desired: list[dict[str, Any]], live: list[dict[str, Any]] | None) -> tuple[dict, dict]:

@@ -54,6 +54,11 @@ class Field:
     normalise: Callable[[Any], Any] | None = None
     high_impact: bool = False  # counted separately by the guards
     label: str = ""
+    empty: Any = ""  # what the API means when it omits the field (lists: []); None: no such value
+
+    @property
+    def empty_value(self) -> Any:
+        return [] if self.kind is not Kind.SCALAR else self.empty
 
 
 FIELDS: tuple[Field, ...] = (
@@ -62,22 +67,22 @@ FIELDS: tuple[Field, ...] = (
     Field("nickname", label="nickname"),
     Field("email", sensitive=True, normalise=normalise_email, label="e-mail"),
     Field("mobile", sensitive=True, normalise=normalise_mobile, label="mobile"),
-    Field("mobile_visible", label="mobile visible"),
-    Field("gender", label="gender"),
+    Field("mobile_visible", label="mobile visible", empty=True),
+    Field("gender", label="gender", empty=0),  # 0: unknown
     Field("avatar_key", readable=False, label="avatar key"),
     Field("department_ids", Kind.ID_SET, lane=Lane.SLOW, ref=Ref.DEPARTMENT, high_impact=True, label="departments"),
     Field("leader_user_id", ref=Ref.USER, label="leader"),
     Field("city", label="city"),
     Field("country", label="country"),
     Field("work_station", label="work station"),
-    Field("join_time", label="join time"),
+    Field("join_time", label="join time", empty=0),
     Field("employee_no", label="employee number"),
-    Field("employee_type", label="employee type"),
+    Field("employee_type", label="employee type", empty=None),
     Field("orders", Kind.RECORDS, key="department_id", ref=Ref.DEPARTMENT, label="orders"),
     Field("custom_attrs", Kind.RECORDS, key="id", label="custom attributes"),
     Field("enterprise_email", sensitive=True, normalise=normalise_email, label="enterprise e-mail"),
     Field("job_title", label="job title"),
-    Field("is_frozen", lane=Lane.SLOW, high_impact=True, label="frozen"),
+    Field("is_frozen", lane=Lane.SLOW, high_impact=True, label="frozen", empty=False),
     Field("job_level_id", label="job level"),
     Field("job_family_id", label="job family"),
     Field("subscription_ids", Kind.ID_SET, readable=False, label="subscriptions"),

@@ -8,7 +8,7 @@ from typing import Any
 
 from .config import Settings
 from .diff import live_value
-from .fields import FIELDS, IDENTITY_KEY, Kind
+from .fields import BY_NAME, FIELDS, IDENTITY_KEY, Kind
 from .yamlio import dump_yaml
 
 MODELINE = "# yaml-language-server: $schema=../../schemas/user.schema.json\n"
@@ -57,14 +57,11 @@ def user_handles(users: list[dict[str, Any]], id_type: str) -> dict[str, str]:
 
 
 def _keep(name: str, value: Any) -> bool:
-    """Only non-empty values, and booleans/ints only where they differ from the API's default."""
+    """Only values that differ from the API's empty value for the field (fields.Field.empty)."""
     if value in (None, "", [], {}):
         return False
-    if name == "mobile_visible":
-        return value is False
-    if name == "is_frozen":
-        return value is True
-    return not (name in ("gender", "join_time") and value == 0)
+    empty = BY_NAME[name].empty_value
+    return not (value == empty and type(value) is type(empty))
 
 
 def user_document(

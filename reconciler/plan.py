@@ -1,13 +1,14 @@
 """The Plan: the one value passed from plan to apply, saved to disk and rendered three ways.
 
-Types only; building a plan is engine.py's job, rendering render.py's.
+Types only, and the apply report's types; building a plan is engine.py's job, rendering
+render.py's, applying apply.py's, saving and verifying plan files planfile.py's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any
 
@@ -178,3 +179,52 @@ class Plan:
         except (KeyError, TypeError) as exc:
             raise ReconcilerError(f"the plan file is damaged ({exc}); make the plan again") from None
         return plan
+
+
+# -- what apply reports, per user ---------------------------------------------------------------
+
+APPLIED, UNVERIFIED, FAILED, STALE, SKIPPED = "applied", "applied-unverified", "failed", "stale", "skipped"
+STATUSES = (APPLIED, UNVERIFIED, FAILED, STALE, SKIPPED)
+
+
+@dataclass
+class UserResult:
+    handle: str
+    user_id: str
+    status: str
+    fields: list[str]
+    message: str = ""
+    code: int | None = None
+    log_id: str | None = None
+
+
+@dataclass
+class ApplyReport:
+    plan_hash: str
+    results: list[UserResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Every user reached the desired state, confirmed by reading it back."""
+        return self.count(FAILED) == 0 and self.count(UNVERIFIED) == 0 and not self.interrupted
+
+    def summary_line(self) -> str:
+        unverified = f"{self.count(UNVERIFIED)} applied-unverified, " if self.count(UNVERIFIED) else ""
+        line = (
+            f"Apply: {self.count(APPLIED)} applied, {unverified}{self.count(FAILED)} failed, "
+            f"{self.count(STALE)} stale, {self.count(SKIPPED)} skipped."
+        )
+        return line + (" Interrupted: users not sent are skipped; re-run to finish." if self.interrupted else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plan_hash": self.plan_hash,
+            "interrupted": self.interrupted,
+            "results": [asdict(r) for r in self.results],
+            "summary": {s: self.count(s) for s in STATUSES},
+        }

@@ -8,9 +8,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .apply import ApplyReport
 from .fields import BY_NAME, SENSITIVE, Kind
-from .plan import Action, Plan
+from .plan import Action, ApplyReport, Plan
 from .yamlio import HIDDEN_CLASS
 
 MASK = "(sensitive)"

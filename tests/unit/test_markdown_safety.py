@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 from markdown_it import MarkdownIt
 
-from reconciler.apply import ApplyReport, UserResult
 from reconciler.errors import Issue
-from reconciler.plan import FieldChange, Plan, PlanError, UserChange
+from reconciler.plan import ApplyReport, FieldChange, Plan, PlanError, UserChange, UserResult
 from reconciler.planfile import reviewed_hash
 from reconciler.render import render_invalid_markdown, render_markdown, render_report_markdown, render_text
 
