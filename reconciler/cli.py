@@ -24,7 +24,7 @@ from . import __version__, bundled
 from .apply import apply_plan, check_guards
 from .client import DirectoryClient
 from .config import Credentials, Settings, base_url_from, credentials_from_env, load_settings, outside
-from .desired import DesiredState, user_file_names
+from .desired import user_file_names
 from .errors import ConfigError, ReconcilerError, ValidationFailed
 from .lock import apply_lock
 from .pipeline import PlanRequest, load_valid, make_plan, open_client
@@ -138,18 +138,14 @@ def validate_cmd(directory: Path, fmt: str) -> None:
     click.echo(f"{len(state.users)} user files valid ({len(result.warnings)} warnings).")
 
 
-def _plan(
-    req: PlanRequest, base_url: str | None = None, credentials: Credentials | None = None
-) -> tuple[DesiredState, Plan]:
+def _plan(req: PlanRequest, client: DirectoryClient, settings: Settings) -> Plan:
     """Plan `req`, printing the validation warnings (and timings with RECONCILER_TIMINGS=1)."""
     started = time.perf_counter()
-    settings = load_settings(req.directory)
-    with open_client(settings, base_url, credentials) as client:
-        state, result, plan = make_plan(req, client, settings)
+    _, result, plan = make_plan(req, client, settings)
     _print_issues(result.warnings)
     if os.environ.get("RECONCILER_TIMINGS"):
         click.echo(f"timings: plan {time.perf_counter() - started:.3f}s, {client.stats.total} calls", err=True)
-    return state, plan
+    return plan
 
 
 def _emit(text: str) -> None:
@@ -231,7 +227,9 @@ def plan_cmd(
     if out is not None and not out.parent.is_dir():  # found out before any read, not after
         raise click.UsageError(f"--out {out}: the folder {out.parent} does not exist; create it or save elsewhere")
     req = PlanRequest(directory, targets, sync_write_only, since, show_unmanaged)
-    _, plan = _plan(req)
+    settings = load_settings(directory)
+    with open_client(settings) as client:
+        plan = _plan(req, client, settings)
     _emit(RENDERERS[fmt](plan, show_sensitive=show_sensitive, show_unmanaged=show_unmanaged))
     if out is not None:
         save_plan(plan, out)
@@ -385,7 +383,10 @@ def apply_cmd(
         raise click.UsageError("a saved plan already fixes its targets and --since; give PLAN_FILE or those flags")
     settings = load_settings(directory)
     base_url, credentials = base_url_from(settings), credentials_from_env()
-    with apply_lock(base_url, credentials.app_id):  # held from the fresh read to the last write
+    with (
+        apply_lock(base_url, credentials.app_id),  # held from the fresh read to the last write
+        open_client(settings, base_url, credentials) as client,  # one token for the reads and the writes
+    ):
         if plan_file is not None:
             saved = load_plan(plan_file)
             check_same_target(
@@ -402,13 +403,13 @@ def apply_cmd(
                 bool(options.get("sync_write_only")),
                 options.get("since"),
             )
-            state, plan = _plan(req, base_url, credentials)
+            plan = _plan(req, client, settings)
             verify(saved, plan, f"the saved plan {plan_file}")
         else:
             expected = None
             if reviewed is not None:
                 expected = reviewed_hash(reviewed.read_text("utf-8", errors="replace"))
-            state, plan = _plan(PlanRequest(directory, targets, since=since), base_url, credentials)
+            plan = _plan(PlanRequest(directory, targets, since=since), client, settings)
             if reviewed is not None and plan.has_changes and plan.hash != expected:
                 raise PlanMismatch(_unreviewed(reviewed, expected, plan))
         _show(plan, fmt, show_sensitive)
@@ -418,16 +419,15 @@ def apply_cmd(
             click.echo("Nothing to apply.", err=fmt == "json")
             return
         _confirm(auto_approve)
-        with open_client(state.settings, base_url, credentials) as client:  # the tenant and app locked above
-            report = _run_apply(
-                plan,
-                state.settings,
-                client,
-                fmt,
-                allow_large=allow_large,
-                allow_freeze=allow_freeze,
-                progress_every=progress_every,
-            )
+        report = _run_apply(
+            plan,
+            settings,
+            client,
+            fmt,
+            allow_large=allow_large,
+            allow_freeze=allow_freeze,
+            progress_every=progress_every,
+        )
     if report.interrupted:
         sys.exit(130)
     if not report.ok:
@@ -702,19 +702,20 @@ def _example_copy(stack: ExitStack) -> Path:
 def _demo(folder: Path, do_apply: bool, show_sensitive: bool, server: Any) -> None:
     click.echo(f"Demo: built-in Feishu emulator at {server.url}, desired state in {folder}/", err=True)
     click.echo("", err=True)
-    state, plan = _plan(PlanRequest(folder), server.url, DEMO_APP)
-    _emit(RENDERERS["text"](plan, show_sensitive=show_sensitive))
-    if not do_apply:
-        click.echo("\nRun `reconciler demo --apply` to apply this plan to the emulator.", err=True)
-        return
-    click.echo("")
-    click.echo("Applying…")
-    with open_client(state.settings, server.url, DEMO_APP) as client:
-        report = _run_apply(plan, state.settings, client, "text", allow_large=False, allow_freeze=False)
-    click.echo("")
-    click.echo("Planning again:")
-    _, again = _plan(PlanRequest(folder), server.url, DEMO_APP)
-    _emit(RENDERERS["text"](again, show_sensitive=show_sensitive))
+    settings = load_settings(folder)
+    with open_client(settings, server.url, DEMO_APP) as client:
+        plan = _plan(PlanRequest(folder), client, settings)
+        _emit(RENDERERS["text"](plan, show_sensitive=show_sensitive))
+        if not do_apply:
+            click.echo("\nRun `reconciler demo --apply` to apply this plan to the emulator.", err=True)
+            return
+        click.echo("")
+        click.echo("Applying…")
+        report = _run_apply(plan, settings, client, "text", allow_large=False, allow_freeze=False)
+        click.echo("")
+        click.echo("Planning again:")
+        again = _plan(PlanRequest(folder), client, settings)
+        _emit(RENDERERS["text"](again, show_sensitive=show_sensitive))
     if not report.ok:
         sys.exit(1)
 

@@ -214,10 +214,9 @@ class DirectoryClient:
     ) -> tuple[dict[str, Any], str | None]:
         """One logical call with quotas and retries; returns (payload, log id) or raises.
 
-        `paced`: a write, spaced evenly instead of sent in bursts (see QuotaScheduler). `path` may
-        be an absolute URL already built (see batch_url)."""
+        `paced`: a write, spaced evenly instead of sent in bursts (see QuotaScheduler)."""
         what = what or f"{method} {path}"
-        url = path if path.startswith(self.base_url) else self._url(path, params)
+        url = self._url(path, params)
         content = None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         deadline = time.monotonic() + self.retry.total_seconds
         refreshed = False
@@ -350,17 +349,15 @@ class DirectoryClient:
             for future in as_completed([pool.submit(self.read_batch, c) for c in chunks]):
                 yield future.result()
 
-    def batch_url(self, user_ids: list[str]) -> str:
-        """The URL of one batch GET."""
-        return self._url(f"{USERS}/batch", self._params(user_ids=user_ids))
-
-    def read_batch(
-        self, user_ids: list[str], cancel: threading.Event | None = None, url: str | None = None
-    ) -> dict[str, dict[str, Any]]:
-        """One batch GET of up to 50 users: the live users by id. `cancel`: see QuotaScheduler.acquire;
-        `url`: batch_url(user_ids), when built ahead."""
+    def read_batch(self, user_ids: list[str], cancel: threading.Event | None = None) -> dict[str, dict[str, Any]]:
+        """One batch GET of up to 50 users: the live users by id. `cancel`: see QuotaScheduler.acquire."""
         payload, _ = self._send(
-            "users.batch", "GET", url or self.batch_url(user_ids), what=f"reading {len(user_ids)} users", cancel=cancel
+            "users.batch",
+            "GET",
+            f"{USERS}/batch",
+            params=self._params(user_ids=user_ids),
+            what=f"reading {len(user_ids)} users",
+            cancel=cancel,
         )
         items = (payload.get("data") or {}).get("items") or []
         key = self.user_id_type

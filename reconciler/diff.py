@@ -26,11 +26,6 @@ def live_value(live: dict[str, Any], name: str) -> Any:
     return live.get(name)
 
 
-def _empty(field: Field, value: Any) -> Any:
-    """Missing means the field's empty value (fields.Field.empty): one table for diff and import."""
-    return field.empty_value if value is None else value
-
-
 def _records(field: Field, desired: list[dict[str, Any]], live: list[dict[str, Any]] | None) -> tuple[dict, dict]:
     """Both sides keyed by the record id, live projected onto the sub-keys the YAML declares."""
     key = field.key or "id"
@@ -61,7 +56,8 @@ def _records(field: Field, desired: list[dict[str, Any]], live: list[dict[str, A
 
 def comparable(field: Field, value: Any) -> Any:
     """The normalised form two values are compared in."""
-    value = _empty(field, value)
+    if value is None:  # missing means the field's empty value (fields.Field.empty), as for import
+        value = field.empty_value
     if field.normalise is not None:
         value = field.normalise(value)
     if field.kind is Kind.ID_SET:

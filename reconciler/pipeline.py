@@ -21,7 +21,7 @@ from typing import Any
 
 from .client import BATCH_SIZE, DirectoryClient
 from .config import Credentials, Settings, base_url_from, credentials_from_env, load_settings
-from .desired import DesiredState, DesiredUser, load_directory
+from .desired import ChunkSink, DesiredState, DesiredUser, load_directory
 from .engine import LiveBatch, plan_directory
 from .errors import TargetUnknown, ValidationFailed
 from .fields import IDENTITY_KEY, WRITE_ONLY
@@ -61,9 +61,11 @@ def open_client(
     )
 
 
-def load_valid(directory: Path, settings: Settings | None = None) -> tuple[DesiredState, ValidationResult]:
+def load_valid(
+    directory: Path, settings: Settings | None = None, on_chunk: ChunkSink | None = None
+) -> tuple[DesiredState, ValidationResult]:
     """Load and validate; any error raises ValidationFailed (with every issue)."""
-    state = load_directory(directory, settings)
+    state = load_directory(directory, settings, on_chunk)
     result = validate(state)
     if result.errors:
         raise ValidationFailed(result.issues)
@@ -150,10 +152,7 @@ def make_plan(
     settings = settings or load_settings(req.directory)
     reads = None if req.targets else StreamedReads(client)
     try:
-        state = load_directory(req.directory, settings, reads)
-        result = validate(state)
-        if result.errors:
-            raise ValidationFailed(result.issues)
+        state, result = load_valid(req.directory, settings, reads)
         if req.targets:
             wanted = _targets(state, req.targets)
             result.users = [u for u in result.users if u.handle in wanted]
