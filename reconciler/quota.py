@@ -10,11 +10,14 @@ with an earlier call A if B arrives at least one window after A did, that is if
     send(B) >= answer(A) + window - (way out of B + server time of A + way back of A).
 
 Those three parts cannot be seen apart, only their sum, the round trip; the credit is what they
-surely add up to: the fastest round trip seen on that endpoint, less how far a typical round trip
-(the median of recent ones) lies above it — the jitter, which any one part may have had none of —
-and never more than (1 - GUARD) of the fastest. So a slot frees at `answer + window - credit`, and
-the cost over the quota floor per window is a round trip minus the credit: about the jitter, not a
-whole round trip. On a link whose jitter is as large as its round trip (loopback under load), and
+surely add up to: the fastest round trip seen on that endpoint, less how far the low tail of recent
+round trips (their 10th percentile) lies above it — the spread near the minimum, which any one part
+may have had none of — and never more than (1 - GUARD) of the fastest, nor more than the fastest
+less PROCESSING (server and client handle each call a little differently). The low tail, not the
+median: a burst's answers queue behind each other in our process, which lengthens their way back
+and says nothing of when the server counted them. So a slot frees at `answer + window - credit`,
+and the cost over the quota floor per window is a round trip minus the credit: about the jitter,
+not a whole round trip. On a link whose jitter is as large as its round trip (loopback under load), and
 until SAMPLES round trips are seen, the credit is 0: one window after the answer. Calls in flight
 hold their slot until they answer.
 """
@@ -30,7 +33,8 @@ from .config import Quotas
 from .fields import Lane
 
 GUARD = 0.2  # share of the fastest round trip never credited
-RECENT = 64  # round trips per endpoint the typical one is taken from
+RECENT = 64  # round trips per endpoint the low tail is taken from
+PROCESSING = 0.010  # s: how much the two ends' own handling of a call may vary, whatever the network
 SAMPLES = 5  # round trips seen before any is credited: one alone says nothing of the jitter
 EPSILON = 0.001  # s: clock granularity
 
@@ -144,8 +148,9 @@ class QuotaScheduler:
         fastest = self.fastest.get(endpoint)
         if fastest is None or len(self.recent[endpoint]) < SAMPLES:
             return 0.0
-        typical = sorted(self.recent[endpoint])[len(self.recent[endpoint]) // 2]
-        return max(0.0, min((1 - GUARD) * fastest, fastest - (typical - fastest)))
+        recent = sorted(self.recent[endpoint])
+        low_tail = recent[max(1, len(recent) // 10)]
+        return max(0.0, min((1 - GUARD) * fastest, fastest - (low_tail - fastest), fastest - PROCESSING))
 
     def wake(self) -> None:
         """Make every waiting caller look at its cancel event again."""
