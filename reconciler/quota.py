@@ -72,6 +72,7 @@ class QuotaScheduler:
         self.last_sent: dict[str, float] = {}
         self.fastest: dict[str, float] = {}  # endpoint: its fastest round trip so far
         self.recent: dict[str, deque[float]] = {}  # endpoint: its latest round trips
+        self.slow_waiting: dict[str, int] = {}  # endpoint: 1-QPS-lane calls waiting to go out
 
     def _limits(self, endpoint: str, lane: Lane) -> list[tuple[str, int, float]]:
         q = self.quotas
@@ -104,31 +105,46 @@ class QuotaScheduler:
 
         Raises Cancelled once `cancel` is set (see `wake`)."""
         limits = self._limits(endpoint, lane)
+        slow_key, slow_limit, slow_span = self._limits(endpoint, Lane.SLOW)[-1]
         interval = (1.0 / self.quotas.time_scale) / self.quotas.per_second if paced else 0.0
         with self.changed:
-            while True:
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled
-                now = self.clock()
-                waits = [self.blocked_until.get(endpoint, 0.0) - now]
-                if interval:
-                    waits.append(self.last_sent.get(endpoint, -1e9) + interval - now)
-                unknown = False
-                for key, limit, span in limits:
-                    wait = self._wait(key, limit, span, now)
-                    if wait is None:
-                        unknown = True
-                    else:
-                        waits.append(wait)
-                wait = max(waits)
-                if wait <= 0 and not unknown:
-                    slot = Slot(now)
-                    for key, _, _ in limits:
-                        self.windows[key].append(slot)
-                    self.last_sent[endpoint] = now
-                    return slot
-                # unknown: an answer (release) wakes us; otherwise we look again when room is due
-                self.changed.wait(None if unknown and wait <= 0 else max(wait, 0.0005))
+            if lane is Lane.SLOW:
+                self.slow_waiting[endpoint] = self.slow_waiting.get(endpoint, 0) + 1
+            try:
+                while True:
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled
+                    now = self.clock()
+                    waits = [self.blocked_until.get(endpoint, 0.0) - now]
+                    if interval:
+                        waits.append(self.last_sent.get(endpoint, -1e9) + interval - now)
+                    unknown = False
+                    for key, limit, span in limits:
+                        wait = self._wait(key, limit, span, now)
+                        if wait is None:
+                            unknown = True
+                        else:
+                            waits.append(wait)
+                    # the 1-QPS lane is the critical path of an apply: when its own window has room, a
+                    # call waiting for it takes the endpoint's next place before any other call
+                    yields = (
+                        lane is Lane.NORMAL
+                        and self.slow_waiting.get(endpoint, 0) > 0
+                        and self._wait(slow_key, slow_limit, slow_span, now) == 0.0
+                    )
+                    wait = max(waits)
+                    if wait <= 0 and not unknown and not yields:
+                        slot = Slot(now)
+                        for key, _, _ in limits:
+                            self.windows[key].append(slot)
+                        self.last_sent[endpoint] = now
+                        self.changed.notify_all()  # a caller that stepped aside looks again
+                        return slot
+                    # unknown: an answer (release) wakes us; otherwise we look again when room is due
+                    self.changed.wait(None if unknown and wait <= 0 and not yields else max(wait, 0.0005))
+            finally:
+                if lane is Lane.SLOW:
+                    self.slow_waiting[endpoint] -= 1
 
     def release(self, slot: Slot, endpoint: str) -> None:
         """The call answered (or failed): record its round trip and when its slot frees."""

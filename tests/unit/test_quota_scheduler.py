@@ -162,3 +162,25 @@ def test_a_caller_waiting_on_a_call_in_flight_is_woken_by_its_answer():
     scheduler.release(first, "e")  # its answer says when the slot frees
     assert sent.wait(10)
     waiter.join(10)
+
+
+def test_a_call_waiting_for_the_one_qps_lane_takes_the_endpoints_next_place_first():
+    scheduler = QuotaScheduler(Quotas(per_second=1, time_scale=100))  # one call per 10 ms window
+    first = scheduler.acquire("users.patch")
+    order: list[str] = []
+
+    def call(lane: Lane, name: str) -> None:
+        scheduler.release(scheduler.acquire("users.patch", lane), "users.patch")
+        order.append(name)
+
+    slow = threading.Thread(target=call, args=(Lane.SLOW, "move"))
+    slow.start()
+    while not scheduler.slow_waiting.get("users.patch"):
+        threading.Event().wait(0.001)
+    normal = threading.Thread(target=call, args=(Lane.NORMAL, "rename"))
+    normal.start()
+    threading.Event().wait(0.02)  # both wait for the first call's answer
+    scheduler.release(first, "users.patch")
+    slow.join(10)
+    normal.join(10)
+    assert order == ["move", "rename"]
