@@ -23,9 +23,8 @@ import click
 from . import __version__, bundled
 from .apply import apply_plan, check_guards
 from .client import DirectoryClient
-from .config import Credentials, Settings, base_url_from, credentials_from_env, load_settings, outside
-from .desired import user_file_names
-from .errors import ConfigError, ReconcilerError, ValidationFailed
+from .config import Credentials, Settings, base_url_from, credentials_from_env, load_settings
+from .errors import ReconcilerError, ValidationFailed
 from .lock import apply_lock
 from .pipeline import PlanRequest, load_valid, make_plan, open_client
 from .plan import ApplyReport, Plan, UserResult
@@ -497,86 +496,22 @@ def import_cmd(directory: Path, force: bool) -> None:
     non-empty writable fields, department aliases and @handle leaders, and records in reconciler.yaml
     the base_url it imported from, so that `plan` right after `import` shows no changes.
     """
-    users_dir = directory / "users"
-    existing = user_file_names(users_dir) if users_dir.is_dir() else []
-    if existing and not force:
-        raise ReconcilerError(
-            f"{users_dir} already holds {len(existing)} user files; pass --force to replace them with the import"
-        )
-    for target in (users_dir, directory / "departments.yaml", directory / "reconciler.yaml"):
-        if target.is_symlink() or (target.exists() and outside(directory, target)):
-            raise ConfigError(f"{target}: refused: import writes only plain files inside {directory}, not links")
+    from .importer import check_import_target, import_tenant  # the import code loads only when used
+
+    existing = check_import_target(directory, force)
     settings = load_settings(directory) if directory.is_dir() else Settings()
     base_url = base_url_from(settings)
-    with open_client(settings) as client:
-        departments = client.list_departments()
-        seen: dict[str, dict[str, Any]] = {}
-        for dept in ["0", *(d.get(settings.department_id_type) for d in departments)]:
-            if dept:
-                for user in client.find_by_department(dept):
-                    seen.setdefault(user[settings.user_id_type], user)
-    from .importer import import_directory
-
-    dept_text, files = import_directory(list(seen.values()), departments, settings)
-    users_dir.mkdir(parents=True, exist_ok=True)
-    links = [n for n in os.listdir(users_dir) if (users_dir / n).is_symlink()]
-    if links:
-        raise ConfigError(
-            f"{users_dir}: refused: it holds links ({', '.join(sorted(links))}); import writes plain files"
-        )
-    (directory / "departments.yaml").write_text(dept_text, "utf-8")
-    # a protected entry may name an imported handle or user_id (`seen` is keyed by the user_id written)
-    kept = _record_settings(directory / "reconciler.yaml", base_url, settings, set(files) | set(seen))
-    for handle, text in files.items():
-        (users_dir / f"{handle}.yaml").write_text(text, "utf-8")
-    stale = sorted(set(existing) - {f"{h}.yaml" for h in files})
-    for name in stale:
-        (users_dir / name).unlink()
-    click.echo(f"Imported {len(files)} users and {len(departments)} departments from {base_url} into {directory}/.")
-    if stale:
+    with open_client(settings, base_url) as client:
+        done = import_tenant(directory, settings, base_url, client, existing)
+    click.echo(f"Imported {done.users} users and {done.departments} departments from {base_url} into {directory}/.")
+    if done.stale:
         click.echo(
-            f"Deleted {len(stale)} user files of people not in the import: {', '.join(stale[:10])}"
-            + (" …" if len(stale) > 10 else "")
+            f"Deleted {len(done.stale)} user files of people not in the import: {', '.join(done.stale[:10])}"
+            + (" …" if len(done.stale) > 10 else "")
         )
-    dropped = sorted(set(settings.protected) - set(kept))
-    if dropped:
-        click.echo(f"Removed from protected (no such imported user): {', '.join('@' + d for d in dropped)}")
+    if done.dropped:
+        click.echo(f"Removed from protected (no such imported user): {', '.join('@' + d for d in done.dropped)}")
     click.echo("Review them, commit, then run `reconciler plan`: it should show no changes.")
-
-
-def _comment(line: str) -> str:
-    """A YAML line's trailing comment, kept when the line is rewritten."""
-    return line[line.index(" #") :] if " #" in line else ""
-
-
-def _record_settings(path: Path, base_url: str, settings: Settings, imported: set[str]) -> list[str]:
-    """reconciler.yaml names the tenant the import came from, and `protected` keeps only entries that
-    name an imported user (the example org's entries would otherwise fail every plan). Other lines
-    and comments are kept. Returns the protected entries kept."""
-    kept = [p for p in settings.protected if p in imported]
-    if not path.exists():
-        path.write_text(
-            f"base_url: {base_url}\nuser_id_type: {settings.user_id_type}\n"
-            f"department_id_type: {settings.department_id_type}\n",
-            "utf-8",
-        )
-        return kept
-    lines = path.read_text("utf-8").splitlines()
-    has_base_url = any(line.startswith("base_url:") for line in lines)
-    out = [] if has_base_url else [f"base_url: {base_url}"]
-    in_protected = False
-    for line in lines:
-        if in_protected and line.startswith((" ", "-")) and line.lstrip().startswith("-"):
-            continue  # an item of a block-style protected list: rewritten below
-        in_protected = False
-        if line.startswith("base_url:"):
-            line = f"base_url: {base_url}{_comment(line)}"
-        if line.startswith("protected:"):
-            in_protected = True
-            line = "protected: [" + ", ".join(json.dumps("@" + p) for p in kept) + "]" + _comment(line)
-        out.append(line)
-    path.write_text("".join(f"{line}\n" for line in out), "utf-8")
-    return kept
 
 
 @cli.command("emulator")

@@ -3,13 +3,22 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .config import Settings
+from .config import Settings, outside
+from .desired import user_file_names
 from .diff import live_value
+from .errors import ConfigError, ReconcilerError
 from .fields import BY_NAME, FIELDS, IDENTITY_KEY, Kind
 from .yamlio import dump_yaml
+
+if TYPE_CHECKING:
+    from .client import DirectoryClient
 
 MODELINE = "# yaml-language-server: $schema=../../schemas/user.schema.json\n"
 ORDER_KEYS = ("department_id", "user_order", "department_order", "is_primary_dept")
@@ -119,3 +128,90 @@ def import_directory(
         for u in users
     }
     return dept_text, files
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    users: int
+    departments: int
+    stale: list[str]  # user files deleted: people not in the import
+    dropped: list[str]  # protected entries removed: no such imported user
+
+
+def check_import_target(directory: Path, force: bool) -> list[str]:
+    """Refuse to overwrite user files without --force, or to write through links; the user files
+    there now."""
+    users_dir = directory / "users"
+    existing = user_file_names(users_dir) if users_dir.is_dir() else []
+    if existing and not force:
+        raise ReconcilerError(
+            f"{users_dir} already holds {len(existing)} user files; pass --force to replace them with the import"
+        )
+    for target in (users_dir, directory / "departments.yaml", directory / "reconciler.yaml"):
+        if target.is_symlink() or (target.exists() and outside(directory, target)):
+            raise ConfigError(f"{target}: refused: import writes only plain files inside {directory}, not links")
+    return existing
+
+
+def import_tenant(
+    directory: Path, settings: Settings, base_url: str, client: DirectoryClient, existing: list[str]
+) -> ImportOutcome:
+    """Read every department in the app's contact scope and its members, and write the directory."""
+    departments = client.list_departments()
+    seen: dict[str, dict[str, Any]] = {}
+    for dept in ["0", *(d.get(settings.department_id_type) for d in departments)]:
+        if dept:
+            for user in client.find_by_department(dept):
+                seen.setdefault(user[settings.user_id_type], user)
+    dept_text, files = import_directory(list(seen.values()), departments, settings)
+    users_dir = directory / "users"
+    users_dir.mkdir(parents=True, exist_ok=True)
+    links = [n for n in os.listdir(users_dir) if (users_dir / n).is_symlink()]
+    if links:
+        raise ConfigError(
+            f"{users_dir}: refused: it holds links ({', '.join(sorted(links))}); import writes plain files"
+        )
+    (directory / "departments.yaml").write_text(dept_text, "utf-8")
+    # a protected entry may name an imported handle or user_id (`seen` is keyed by the user_id written)
+    kept = _record_settings(directory / "reconciler.yaml", base_url, settings, set(files) | set(seen))
+    for handle, text in files.items():
+        (users_dir / f"{handle}.yaml").write_text(text, "utf-8")
+    stale = sorted(set(existing) - {f"{h}.yaml" for h in files})
+    for name in stale:
+        (users_dir / name).unlink()
+    return ImportOutcome(len(files), len(departments), stale, sorted(set(settings.protected) - set(kept)))
+
+
+def _comment(line: str) -> str:
+    """A YAML line's trailing comment, kept when the line is rewritten."""
+    return line[line.index(" #") :] if " #" in line else ""
+
+
+def _record_settings(path: Path, base_url: str, settings: Settings, imported: set[str]) -> list[str]:
+    """reconciler.yaml names the tenant the import came from, and `protected` keeps only entries that
+    name an imported user (the example org's entries would otherwise fail every plan). Other lines
+    and comments are kept. Returns the protected entries kept."""
+    kept = [p for p in settings.protected if p in imported]
+    if not path.exists():
+        path.write_text(
+            f"base_url: {base_url}\nuser_id_type: {settings.user_id_type}\n"
+            f"department_id_type: {settings.department_id_type}\n",
+            "utf-8",
+        )
+        return kept
+    lines = path.read_text("utf-8").splitlines()
+    has_base_url = any(line.startswith("base_url:") for line in lines)
+    out = [] if has_base_url else [f"base_url: {base_url}"]
+    in_protected = False
+    for line in lines:
+        if in_protected and line.startswith((" ", "-")) and line.lstrip().startswith("-"):
+            continue  # an item of a block-style protected list: rewritten below
+        in_protected = False
+        if line.startswith("base_url:"):
+            line = f"base_url: {base_url}{_comment(line)}"
+        if line.startswith("protected:"):
+            in_protected = True
+            line = "protected: [" + ", ".join(json.dumps("@" + p) for p in kept) + "]" + _comment(line)
+        out.append(line)
+    path.write_text("".join(f"{line}\n" for line in out), "utf-8")
+    return kept
