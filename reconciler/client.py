@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from .codes import retryable
 from .config import Credentials, Quotas
 from .errors import ApiError, TransportError
 from .fields import Lane
@@ -36,7 +37,6 @@ USERS = "/open-apis/contact/v3/users"
 BATCH_SIZE = 50
 TOKEN_CODES = frozenset({99991661, 99991663, 99991671})
 RATE_LIMIT_CODE = 99991400
-LOCK_CODE = 44025
 REQUEST_HEADERS = {"User-Agent": "feishu-directory-reconciler", "Accept": "*/*", "Accept-Encoding": "gzip"}
 
 
@@ -268,7 +268,7 @@ class DirectoryClient:
                             self.stats.rate_limited += 1
                         delay = self._reset_after(resp)
                         self.scheduler.penalise(endpoint, delay)
-                    elif code == LOCK_CODE or resp.status_code >= 500:
+                    elif retryable(code, resp.status_code):
                         delay = self._backoff(attempt)
             if delay is None or attempt >= self.retry.attempts or time.monotonic() + delay > deadline:
                 raise failure

@@ -152,6 +152,19 @@ CODES: dict[int, tuple[str, str]] = {
 }
 
 
+# Documented codes whose fix is to try again; every other documented code is a business error and is
+# never retried, whatever its HTTP status (41031/41032 come as 504: schemas/docs/patch-user.md).
+RETRYABLE: frozenset[int] = frozenset({40003, 44025, 44049})
+
+# HTTP status of documented codes answered with another status than 400 (the pages' error tables).
+HTTP_STATUS: dict[int, int] = {41031: 504, 41032: 504}
+
+
+def retryable(code: int, http_status: int) -> bool:
+    """A documented retryable code, or a server error carrying no documented code."""
+    return code in RETRYABLE or (http_status >= 500 and code not in CODES)
+
+
 def explain(code: int) -> str:
     """`meaning; fix` for a code, or a pointer to the generic table."""
     if code in CODES:

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..codes import HTTP_STATUS
+
 # Fields PATCH may write (修改用户部分信息, 请求体) and their JSON types.
 WRITABLE: dict[str, type | tuple[type, ...]] = {
     "name": str,
@@ -62,8 +64,9 @@ class ApiFailure(Exception):
         self.status, self.code, self.msg = status, code, msg
 
 
-def fail(code: int, msg: str, status: int = 400) -> ApiFailure:
-    return ApiFailure(status, code, msg)
+def fail(code: int, msg: str, status: int | None = None) -> ApiFailure:
+    """A documented error: its HTTP status as the pages' error tables give it (most are 400)."""
+    return ApiFailure(status or HTTP_STATUS.get(code, 400), code, msg)
 
 
 def _mainland(mobile: str) -> bool:

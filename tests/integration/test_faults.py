@@ -263,3 +263,22 @@ def test_the_emulator_fault_rate_is_the_share_of_requests_that_fail_whatever_the
     assert 0.09 < sum(r is not None for r in rolled) / len(rolled) < 0.11
     assert {r for r in rolled if r} == {"500", "503", "drop", "44025"}
     assert "44025" not in {faults.roll("users.batch") for _ in range(2_000)}  # lock conflicts are for writes
+
+
+def test_a_business_error_answered_with_504_is_sent_once(run, live: Live):
+    planned = json.loads(run("plan", "--dir", str(run.directory), "--format", "json").stdout)
+    target = planned["changes"][0]["user_id"]
+    live.faults(reject={target: 41032})  # multi-department feature not enabled: HTTP 504 on the docs' table
+    live.clear()
+    result = run("apply", "--dir", str(run.directory), "--auto-approve", "--format", "json")
+    assert result.exit_code == 1
+    failed = [r for r in json.loads(result.stdout)["results"] if r["status"] == "failed"]
+    assert [(r["user_id"], r["code"]) for r in failed] == [(target, 41032)]
+    sent = [r for r in live.requests() if r["method"] == "PATCH" and r["path"].endswith(target)]
+    assert len(sent) == 1
+
+
+def test_a_server_error_without_a_documented_code_is_still_retried():
+    from reconciler.codes import retryable
+
+    assert retryable(55001, 500) and retryable(44025, 400) and not retryable(41032, 504)

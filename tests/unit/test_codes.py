@@ -23,3 +23,9 @@ def test_every_code_of_both_pages_is_explained():
 def test_explain_gives_meaning_and_fix():
     assert explain(44002) == "orders sent without department_ids; send department_ids together with orders"
     assert "generic" in explain(1)
+
+
+def test_the_retryable_codes_and_the_non_400_statuses_are_documented_codes():
+    from reconciler.codes import CODES, HTTP_STATUS, RETRYABLE
+
+    assert RETRYABLE <= CODES.keys() and HTTP_STATUS.keys() <= CODES.keys()
