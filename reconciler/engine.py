@@ -14,6 +14,13 @@ from .validate import ResolvedUser, ValidationResult
 
 LiveBatch = dict[str, dict[str, Any]]  # live users by id, as one batch read returns them
 
+# Live states in which the PATCH page's error table says an update is refused (修改用户部分信息, 错误码)
+REFUSED_STATES = (
+    ("is_resigned", 42006, "has resigned; restore them in the admin console, or delete their file"),
+    ("is_unjoin", 44010, "has not joined yet (the invitation is unconfirmed); wait until they join"),
+    ("is_exited", 44011, "has left the organisation; delete their file"),
+)
+
 
 class LiveDirectory(Protocol):
     """The reads planning needs from the live directory (DirectoryClient is one; tests may pass others)."""
@@ -114,6 +121,13 @@ class PlanBuilder:
         if not body:
             plan.unchanged.append(user.handle)
             return None
+        status = current.get("status") or {}
+        for state, code, why in REFUSED_STATES:
+            if status.get(state):
+                plan.errors.append(
+                    PlanError(user.handle, user.path, f"the live user {why}; Feishu refuses updates", code)
+                )
+                return None
         compared = [n for n in fields if BY_NAME[n].readable]
         change = UserChange(
             handle=user.handle,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import Cli, Live
+from tests.conftest import Cli, Live, invoke, start
 
 BATCH = "/open-apis/contact/v3/users/batch"
 
@@ -286,3 +286,26 @@ def test_freezing_a_tenant_manager_is_refused_before_any_request(run: Cli, live:
     assert "✗ @chenjing failed: refused: freezing a tenant manager is never applied" in result.output
     assert "Apply: 5 applied, 1 failed" in result.output
     assert not any(r["path"].endswith(seed_user_ids["chenjing"]) for r in live.writes())
+
+
+@pytest.mark.parametrize(("state", "code"), [("is_resigned", 42006), ("is_unjoin", 44010), ("is_exited", 44011)])
+def test_a_change_to_a_user_feishu_refuses_to_update_is_a_plan_error_not_an_apply_failure(
+    org: Path, state: str, code: int
+):
+    from reconciler.emulator import demo_seed
+
+    seed = demo_seed()
+    for live in start(seed):
+        changed = json.loads(invoke(live, "plan", "--dir", str(org), "--format", "json").stdout)["changes"][0]
+        for user in seed["users"]:
+            if user["open_id"] == changed["user_id"]:
+                user["status"] = {**(user.get("status") or {}), state: True}
+    for live in start(seed):
+        result = invoke(live, "plan", "--dir", str(org), "--format", "json")
+        assert result.exit_code == 1
+        plan = json.loads(result.stdout)
+        assert changed["handle"] not in [c["handle"] for c in plan["changes"]]
+        assert [(e["handle"], e["code"]) for e in plan["errors"]] == [(changed["handle"], code)]
+        live.clear()
+        assert invoke(live, "apply", "--dir", str(org), "--auto-approve").exit_code == 1
+        assert live.writes() == []  # the plan has errors: nothing is applied
