@@ -36,6 +36,9 @@ TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 USERS = "/open-apis/contact/v3/users"
 BATCH_SIZE = 50
 TOKEN_CODES = frozenset({99991661, 99991663, 99991671})
+# codes a batch read answers for ids it cannot take: invalid parameter, invalid user id, no such open
+# ids, open_id of another app (批量获取用户信息 and the generic error code table)
+ID_ERRORS = frozenset({40001, 41012, 99992351, 99992361})
 RATE_LIMIT_CODE = 99991400
 REQUEST_HEADERS = {"User-Agent": "feishu-directory-reconciler", "Accept": "*/*", "Accept-Encoding": "gzip"}
 
@@ -132,6 +135,7 @@ class DirectoryClient:
         # spread each burst over several round trips; the scheduler keeps calls within the quota
         self.concurrency = concurrency or max(4, min(64, math.ceil(quotas.per_second)))
         self.stats = ClientStats()
+        self.refused: dict[str, int] = {}  # user id: the code a batch read answered for it alone
         self._stats_lock = threading.Lock()
         self._token: str | None = None
         self._token_expiry = 0.0
@@ -350,15 +354,29 @@ class DirectoryClient:
                 yield future.result()
 
     def read_batch(self, user_ids: list[str], cancel: threading.Event | None = None) -> dict[str, dict[str, Any]]:
-        """One batch GET of up to 50 users: the live users by id. `cancel`: see QuotaScheduler.acquire."""
-        payload, _ = self._send(
-            "users.batch",
-            "GET",
-            f"{USERS}/batch",
-            params=self._params(user_ids=user_ids),
-            what=f"reading {len(user_ids)} users",
-            cancel=cancel,
-        )
+        """One batch GET of up to 50 users: the live users by id. `cancel`: see QuotaScheduler.acquire.
+
+        One malformed or foreign id fails the whole call (批量获取用户信息: 40001; open_ids of another
+        app: 99992361): the batch is then read in halves until the ids at fault are alone, so the
+        others are still read; each refused id is recorded in `refused` with its code."""
+        try:
+            payload, _ = self._send(
+                "users.batch",
+                "GET",
+                f"{USERS}/batch",
+                params=self._params(user_ids=user_ids),
+                what=f"reading {len(user_ids)} users",
+                cancel=cancel,
+            )
+        except ApiError as exc:
+            if exc.code not in ID_ERRORS:
+                raise
+            if len(user_ids) == 1:
+                with self._stats_lock:
+                    self.refused[user_ids[0]] = exc.code
+                return {}
+            half = len(user_ids) // 2
+            return {**self.read_batch(user_ids[:half], cancel), **self.read_batch(user_ids[half:], cancel)}
         items = (payload.get("data") or {}).get("items") or []
         key = self.user_id_type
         return {u[key]: u for u in items if isinstance(u, dict) and u.get(key)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
+from .codes import explain
 from .desired import DesiredState
 from .diff import comparable, diff_user, fingerprint, live_value, patch_body
 from .fields import BY_NAME, WRITE_ONLY, lane_of
@@ -13,6 +14,11 @@ from .plan import Plan, PlanError, UserChange
 from .validate import ResolvedUser, ValidationResult
 
 LiveBatch = dict[str, dict[str, Any]]  # live users by id, as one batch read returns them
+
+OPEN_ID_HINT = (
+    "; open_ids are issued per app: ids taken from another app (a test app, an export) are not this "
+    "app's. Use user_id_type: user_id or union_id, or run `reconciler import` with this app"
+)
 
 # Live states in which the PATCH page's error table says an update is refused (修改用户部分信息, 错误码)
 REFUSED_STATES = (
@@ -27,6 +33,7 @@ class LiveDirectory(Protocol):
 
     base_url: str
     app_id: str
+    refused: dict[str, int]  # user id: the code a read answered for that id alone
 
     def iter_users(self, user_ids: Iterable[str]) -> Iterator[LiveBatch]:
         """Live users by id, batch by batch as each read completes; ids not returned are absent."""
@@ -74,10 +81,15 @@ class PlanBuilder:
         self.order = {u.handle: i for i, u in enumerate(result.users)}
         self.with_write_only = [u for u in result.users if not WRITE_ONLY.isdisjoint(u.fields)]
 
-    def add(self, user: ResolvedUser, current: dict[str, Any] | None) -> UserChange | None:
-        """Plan one declared user against its live record (None: the API did not return it); the
-        change planned for that user, if any."""
+    def add(self, user: ResolvedUser, current: dict[str, Any] | None, refused: int | None = None) -> UserChange | None:
+        """Plan one declared user against its live record (None: the API did not return it, or
+        refused its id with the code `refused`); the change planned for that user, if any."""
         plan = self.plan
+        if current is None and refused is not None:
+            hint = OPEN_ID_HINT if refused == 99992361 else ""
+            message = f"user_id {user.user_id} was refused by the API ({refused}: {explain(refused)}){hint}"
+            plan.errors.append(PlanError(user.handle, user.path, message, refused))
+            return None
         if current is None:
             plan.errors.append(
                 PlanError(
@@ -301,7 +313,7 @@ def plan_directory(
                     kept[user_id] = current
                 hold_employee_no(holders, user_id, current)
     for user_id in by_id.keys() - seen:  # not returned by the API: errors, sorted by finish()
-        builder.add(by_id[user_id], None)
+        builder.add(by_id[user_id], None, live.refused.get(user_id))
     plan = builder.finish()
     plan.app_id = live.app_id
     if scan_unmanaged:

@@ -19,6 +19,13 @@ from typing import Any
 
 from ..codes import HTTP_STATUS
 
+# What a well-formed id of each user_id_type looks like (the docs' examples: ou_…, on_…; user_id ≤ 64)
+ID_SHAPES = {
+    "open_id": re.compile(r"ou_[0-9a-zA-Z]{1,64}"),
+    "union_id": re.compile(r"on_[0-9a-zA-Z]{1,64}"),
+    "user_id": re.compile(r"[^\s]{1,64}"),
+}
+
 # Fields PATCH may write (修改用户部分信息, 请求体) and their JSON types.
 WRITABLE: dict[str, type | tuple[type, ...]] = {
     "name": str,
@@ -240,6 +247,9 @@ class Store:
             raise fail(40001, "param error: user_ids is required")
         if len(uids) > 50:
             raise fail(40001, "param error: user_ids at most 50")
+        malformed = [u for u in uids if not ID_SHAPES.get(uid_type, ID_SHAPES["user_id"]).fullmatch(u)]
+        if malformed:  # one malformed id fails the whole call (批量获取用户信息, 错误码 40001)
+            raise fail(40001, f"invalid parameter: user_ids {malformed[0]!r} is not a {uid_type}")
         with self.lock:
             keys = [self.user_key(u, uid_type) for u in uids]
             # docs: users outside the app's contact scope are silently omitted

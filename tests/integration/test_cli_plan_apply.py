@@ -210,3 +210,20 @@ def test_swapping_emails_between_two_planned_users_is_not_a_conflict(run: Cli, l
     result = run("plan", "--dir", str(run.directory))
     assert "41002" not in result.output
     assert "~ @bob " in result.output and "~ @emma " in result.output
+
+
+def test_one_malformed_id_fails_only_its_own_user_and_the_others_are_still_planned(run: Cli, live: Live):
+    from tests.conftest import write_user
+
+    before = json.loads(run("plan", "--dir", str(run.directory), "--format", "json").stdout)
+    write_user(run.directory, "stranger", "user_id: ou_copied.from-another.app\nname: Stranger\n")
+    live.clear()
+    result = run("plan", "--dir", str(run.directory), "--format", "json")
+    assert result.exit_code == 1
+    plan = json.loads(result.stdout)
+    assert [(e["handle"], e["code"]) for e in plan["errors"]] == [("stranger", 40001)]
+    assert plan["changes"] == before["changes"]  # everyone else read and planned as before
+    batches = [r for r in live.requests() if r["path"].endswith("/users/batch")]
+    refused = [r for r in batches if r["code"] == 40001]
+    assert all("ou_copied.from-another.app" in r["query"]["user_ids"] for r in refused)  # halved down to it
+    assert len(refused) <= 1 + math.ceil(math.log2(len(batches[0]["query"]["user_ids"])))

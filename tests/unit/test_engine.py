@@ -124,3 +124,14 @@ def test_an_integral_float_passes_the_schema_as_jsonschema_says(tmp_path: Path, 
         ([], True, False),
         (["a"], True, True),
     ]
+
+
+def test_an_open_id_of_another_app_is_an_error_that_says_open_ids_are_per_app(tmp_path: Path):
+    from reconciler.engine import PlanBuilder
+
+    state = load_directory(_dir(tmp_path, {"a": "user_id: ou_a\nname: A\n"}))
+    result = validate(state)
+    builder = PlanBuilder(state, result, base_url="http://127.0.0.1:1")
+    builder.add(result.users[0], None, 99992361)
+    (error,) = builder.finish().errors
+    assert error.code == 99992361 and "issued per app" in error.message
