@@ -9,7 +9,7 @@ from __future__ import annotations
 CODES: dict[int, tuple[str, str]] = {
     # general / auth / quota (docs: 通用错误码, 频控策略)
     10003: ("invalid param", "check FEISHU_APP_ID and FEISHU_APP_SECRET"),
-    10014: ("app unauthorized", "check that the app is enabled in the tenant"),
+    10014: ("app unauthorized", "check FEISHU_APP_ID, and that the app is enabled in the tenant"),
     10015: ("wrong app secret", "check FEISHU_APP_SECRET"),
     99991400: ("request trigger frequency limit", "wait x-ogw-ratelimit-reset seconds and retry"),
     99991401: ("IP denied", "add this machine's IP to the app's allow-list"),

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from .. import permissions
 from ..config import Settings
 from ..errors import ReconcilerError
 from ..yamlio import load_yaml_text
@@ -45,9 +46,31 @@ def _check_seed(data: Any, where: str) -> dict[str, Any]:
     for i, dept in enumerate(data.get("departments") or []):
         if not isinstance(dept, dict) or not isinstance(dept.get("open_department_id"), str):
             raise ReconcilerError(f"{where}: departments[{i}]: every department needs an open_department_id")
+    known = {d.get(k) for d in data.get("departments") or [] for k in ("open_department_id", "department_id")}
     for i, app in enumerate(data.get("apps") or []):
         if not isinstance(app, dict) or not {"app_id", "app_secret"} <= set(app):
             raise ReconcilerError(f"{where}: apps[{i}]: every app needs app_id and app_secret")
+        extra = set(app) - {"app_id", "app_secret", "scopes", "contact_range"}
+        if extra:
+            raise ReconcilerError(f"{where}: apps[{i}]: unknown keys {sorted(extra)}; known: scopes, contact_range")
+        scopes = app.get("scopes")
+        if scopes is not None and (not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes)):
+            raise ReconcilerError(f"{where}: apps[{i}].scopes: a list of permission names (default: all of them)")
+        unknown = sorted(set(scopes or ()) - set(permissions.ALL))
+        if unknown:
+            raise ReconcilerError(
+                f"{where}: apps[{i}].scopes: {', '.join(unknown)} is not a documented permission this emulator "
+                f"models; known: {', '.join(permissions.ALL)}"
+            )
+        rng = app.get("contact_range")
+        if rng is not None:
+            if not isinstance(rng, list):
+                raise ReconcilerError(
+                    f"{where}: apps[{i}].contact_range: a list of department ids (default: all members)"
+                )
+            stray = [d for d in rng if str(d) != "0" and str(d) not in known]
+            if stray:
+                raise ReconcilerError(f"{where}: apps[{i}].contact_range: {stray[0]!r} is no department of the seed")
     return data
 
 

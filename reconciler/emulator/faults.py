@@ -193,6 +193,8 @@ class Faults:
     def _roll(self, endpoint: str, kinds: tuple[str, ...]) -> str | None:
         if not self.rate or not kinds or (self.endpoints and endpoint not in self.endpoints):
             return None
+        if endpoint == "token" and "token" not in self.endpoints:
+            return None  # the token endpoint fails only when named: a fault meant for the API must not hit auth
         with self.lock:
             if self.rng.random() >= self.rate:
                 return None
@@ -213,6 +215,8 @@ class Faults:
 
     def before_request(self, endpoint: str, fault: str | None = None) -> None:
         """Token expiry, then the request's rolled `fault` (see roll), as the API would answer it."""
+        if endpoint == "token":
+            return  # token expiry and injected faults are the API's; the token endpoint is asked for by name
         with self.lock:
             self.seen += 1
             if endpoint in ("users.patch", "users.put"):

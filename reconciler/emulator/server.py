@@ -14,12 +14,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .. import permissions
 from .faults import Faults, Quotas
-from .store import ApiFailure, Store, fail
+from .store import ApiFailure, App, Store, fail
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 USERS = "/open-apis/contact/v3/users"
+CONTACT_SCOPES = "/open-apis/contact/v3/scopes"
+APP_SCOPES = "/open-apis/application/v6/scopes"
 DEPTS = "/open-apis/contact/v3/departments"
 SLOW_FIELDS = ("department_ids", "is_frozen")
 
@@ -64,6 +67,10 @@ class Emulator:
     def route(self, method: str, path: str) -> tuple[str, Callable[..., tuple[int, Any]], str | None]:
         if path == TOKEN_PATH and method == "POST":
             return "token", self.token, None
+        if path == CONTACT_SCOPES and method == "GET":
+            return "scopes", self.contact_scopes, None
+        if path == APP_SCOPES and method == "GET":
+            return "application.scopes", self.app_scopes, None
         if path.startswith(USERS + "/"):
             rest = path[len(USERS) + 1 :]
             if rest == "batch" and method == "GET":
@@ -94,7 +101,7 @@ class Emulator:
 
     # -- endpoints -----------------------------------------------------------------------------
 
-    def token(self, query: dict[str, list[str]], body: Any, arg: None) -> tuple[int, Any]:
+    def token(self, query: dict[str, list[str]], body: Any, arg: None, app: App | None) -> tuple[int, Any]:
         body = body if isinstance(body, dict) else {}
         token, expire = self.store.issue_token(body.get("app_id"), body.get("app_secret"))
         return 200, {"code": 0, "msg": "ok", "tenant_access_token": token, "expire": expire}
@@ -108,25 +115,25 @@ class Emulator:
             raise fail(40001, "param error: department_id_type")
         return uid_type, did_type
 
-    def get_user(self, query: dict[str, list[str]], body: Any, uid: str) -> tuple[int, Any]:
+    def get_user(self, query: dict[str, list[str]], body: Any, uid: str, app: App) -> tuple[int, Any]:
         uid_type, did_type = self._types(query)
-        return 200, {"code": 0, "msg": "success", "data": {"user": self.store.get_user(uid, uid_type, did_type)}}
+        return 200, {"code": 0, "msg": "success", "data": {"user": self.store.get_user(uid, uid_type, did_type, app)}}
 
-    def batch(self, query: dict[str, list[str]], body: Any, arg: None) -> tuple[int, Any]:
+    def batch(self, query: dict[str, list[str]], body: Any, arg: None, app: App) -> tuple[int, Any]:
         uid_type, did_type = self._types(query)
-        items = self.store.batch_users_json(query.get("user_ids", []), uid_type, did_type)
+        items = self.store.batch_users_json(query.get("user_ids", []), uid_type, did_type, app)
         return 200, '{"code": 0, "msg": "success", "data": {"items": [' + items + "]}}"
 
-    def find_by_department(self, query: dict[str, list[str]], body: Any, arg: None) -> tuple[int, Any]:
+    def find_by_department(self, query: dict[str, list[str]], body: Any, arg: None, app: App) -> tuple[int, Any]:
         uid_type, did_type = self._types(query)
         if not query.get("department_id"):
             raise fail(40001, "param error: department_id is required")
         size = _page_size(query)
         offset = _page_offset(query["page_token"][-1]) if query.get("page_token") else 0
-        members = self.store.department_members(query["department_id"][-1], did_type)
+        members = self.store.department_members(query["department_id"][-1], did_type, app)
         with self.store.lock:
             page = [
-                self.store.render_user(k, uid_type, did_type, endpoint="find_by_department")
+                self.store.render_user(k, uid_type, did_type, endpoint="find_by_department", app=app)
                 for k in members[offset : offset + size]
                 if k in self.store.users
             ]
@@ -135,7 +142,7 @@ class Emulator:
             data["page_token"] = _page_token(offset + size)
         return 200, {"code": 0, "msg": "success", "data": data}
 
-    def batch_get_id(self, query: dict[str, list[str]], body: Any, arg: None) -> tuple[int, Any]:
+    def batch_get_id(self, query: dict[str, list[str]], body: Any, arg: None, app: App) -> tuple[int, Any]:
         uid_type = query.get("user_id_type", ["open_id"])[-1]
         body = body if isinstance(body, dict) else {}
         emails, mobiles = body.get("emails") or [], body.get("mobiles") or []
@@ -156,42 +163,76 @@ class Emulator:
                         else:
                             have, want = have.lower(), want.lower()
                         if have and have == want and (include_resigned or not user["status"].get("is_resigned")):
-                            entry["user_id"] = self.store.user_out_id(key, uid_type)
-                            entry["status"] = dict(user["status"])
+                            # 通过手机号或邮箱获取用户 ID: no id for a user outside the range, nor a user_id
+                            # without contact:user.employee_id:readonly; status needs its field permission
+                            if self.store.user_in_range(app, key) and (
+                                uid_type != "user_id" or app.holds((permissions.USER_ID_TYPE_USER_ID,))
+                            ):
+                                entry["user_id"] = self.store.user_out_id(key, uid_type)
+                                if app.holds(permissions.FIELD_READ["status"]):
+                                    entry["status"] = dict(user["status"])
                             break
                     out.append(entry)
         return 200, {"code": 0, "msg": "success", "data": {"user_list": out}}
 
-    def patch_user(self, query: dict[str, list[str]], body: Any, uid: str) -> tuple[int, Any]:
+    def patch_user(self, query: dict[str, list[str]], body: Any, uid: str, app: App) -> tuple[int, Any]:
         uid_type, did_type = self._types(query)
         self.faults.before_write(uid)
-        user = self.store.patch_user(uid, body, uid_type, did_type)
+        user = self.store.patch_user(uid, body, uid_type, did_type, app)
         return 200, {"code": 0, "msg": "success", "data": {"user": user}}
 
-    def put_user(self, query: dict[str, list[str]], body: Any, uid: str) -> tuple[int, Any]:
+    def put_user(self, query: dict[str, list[str]], body: Any, uid: str, app: App) -> tuple[int, Any]:
         uid_type, did_type = self._types(query)
         self.faults.before_write(uid)
-        user = self.store.put_user(uid, body, uid_type, did_type)
+        user = self.store.put_user(uid, body, uid_type, did_type, app)
         return 200, {"code": 0, "msg": "success", "data": {"user": user}}
 
-    def children(self, query: dict[str, list[str]], body: Any, did: str) -> tuple[int, Any]:
+    def children(self, query: dict[str, list[str]], body: Any, did: str, app: App) -> tuple[int, Any]:
         _, did_type = self._types(query)
         size = _page_size(query)
         offset = _page_offset(query["page_token"][-1]) if query.get("page_token") else 0
-        items = self.store.children(did, did_type, _flag(query, "fetch_child"))
+        items = self.store.children(did, did_type, _flag(query, "fetch_child"), app)
         data: dict[str, Any] = {"has_more": offset + size < len(items), "items": items[offset : offset + size]}
         if data["has_more"]:
             data["page_token"] = _page_token(offset + size)
         return 200, {"code": 0, "msg": "success", "data": data}
 
-    def get_department(self, query: dict[str, list[str]], body: Any, did: str) -> tuple[int, Any]:
+    def get_department(self, query: dict[str, list[str]], body: Any, did: str, app: App) -> tuple[int, Any]:
         _, did_type = self._types(query)
         with self.store.lock:
             key = self.store.dept_key(did, did_type)
             if key is None or key == "0":
                 raise fail(40015, "department not exist")
+            if not self.store.dept_in_range(app, key):
+                raise fail(40004, "no dept authority error", status=403)
             dept = self.store.render_department(key, did_type)
         return 200, {"code": 0, "msg": "success", "data": {"department": dept}}
+
+    def contact_scopes(self, query: dict[str, list[str]], body: Any, arg: None, app: App) -> tuple[int, Any]:
+        uid_type, did_type = self._types(query)
+        raw = query.get("page_size", ["50"])[-1]
+        if not raw.isdigit() or not 1 <= int(raw) <= 100:  # 获取通讯录授权范围: 1..100, default 50
+            raise fail(40011, "page size is invalid")
+        size = int(raw)
+        offset = _page_offset(query["page_token"][-1]) if query.get("page_token") else 0
+        depts, users = self.store.contact_scope(did_type, uid_type, app)
+        # one list across the pages: user ids first, then department ids (the page's 注意)
+        both = [("user_ids", u) for u in users] + [("department_ids", d) for d in depts]
+        page = both[offset : offset + size]
+        data: dict[str, Any] = {
+            "department_ids": [v for k, v in page if k == "department_ids"],
+            "user_ids": [v for k, v in page if k == "user_ids"],
+            "group_ids": [],
+            "has_more": offset + size < len(both),
+        }
+        if data["has_more"]:
+            data["page_token"] = _page_token(offset + size)
+        return 200, {"code": 0, "msg": "success", "data": data}
+
+    def app_scopes(self, query: dict[str, list[str]], body: Any, arg: None, app: App) -> tuple[int, Any]:
+        """查询租户授权状态: each documented permission, 1 granted or 2 not."""
+        scopes = [{"scope_name": p, "grant_status": 1 if p in app.scopes else 2} for p in permissions.ALL]
+        return 200, {"code": 0, "msg": "success", "data": {"scopes": scopes}}
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -227,8 +268,7 @@ class Emulator:
         try:
             if body is ValueError:
                 raise fail(40001, "param error: body is not JSON")
-            if name != "token":
-                self.store.check_token(headers.get("Authorization"))
+            app = None if name == "token" else self.store.check_token(headers.get("Authorization"))
             lane = (
                 "slow"
                 if method in ("PATCH", "PUT") and isinstance(body, dict) and any(f in body for f in SLOW_FIELDS)
@@ -236,9 +276,13 @@ class Emulator:
             )
             self.quotas.admit(name, lane)
             self.faults.before_request(name, fault)
-            status, payload = handler(query, body, arg)
+            if app is not None and not app.holds(permissions.ENDPOINT[name]):
+                raise _scope_required(permissions.ENDPOINT[name])
+            status, payload = handler(query, body, arg, app)
         except ApiFailure as exc:
             status, payload = exc.status, {"code": exc.code, "msg": exc.msg, "data": {}}
+            if exc.violations:
+                payload["error"] = {"permission_violations": exc.violations}
             if exc.code == 99991400:
                 extra = self.quotas.headers(name)
         if isinstance(payload, str):  # pre-encoded success answer
@@ -262,6 +306,14 @@ class Emulator:
     def clear_requests(self) -> None:
         with self.log_lock:
             self.log.clear()
+
+
+def _scope_required(scopes: tuple[str, ...]) -> ApiFailure:
+    """通用错误码 99991672: the app holds none of the API's permissions; the answer names them."""
+    names = ",".join(scopes)
+    failure = fail(99991672, f"Access denied. One of the following scopes is required: [{names}].", status=400)
+    failure.violations = [{"type": "action_scope_required", "subject": s, "description": s} for s in scopes]
+    return failure
 
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")

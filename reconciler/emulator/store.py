@@ -14,10 +14,13 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .. import permissions
 from ..codes import HTTP_STATUS
+from ..fields import FIELDS
 
 # What a well-formed id of each user_id_type looks like (the docs' examples: ou_…, on_…; user_id ≤ 64)
 ID_SHAPES = {
@@ -61,6 +64,7 @@ MOBILE = re.compile(r"^(\+[1-9][0-9]{4,19}|1[0-9]{10})$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 INT32 = (-(2**31), 2**31 - 1)
 TOKEN_TTL = 7200
+CUSTOM_ATTR_TYPES = ("TEXT", "HREF", "ENUMERATION", "PICTURE_ENUM", "GENERIC_USER")
 
 
 class ApiFailure(Exception):
@@ -69,6 +73,7 @@ class ApiFailure(Exception):
     def __init__(self, status: int, code: int, msg: str):
         super().__init__(f"{status} {code} {msg}")
         self.status, self.code, self.msg = status, code, msg
+        self.violations: list[dict[str, str]] = []
 
 
 def fail(code: int, msg: str, status: int | None = None) -> ApiFailure:
@@ -82,6 +87,25 @@ def _mainland(mobile: str) -> bool:
 
 def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class App:
+    """An app the tenant installed: its secret's digest, granted permissions and contact range
+    (None: all members; else the departments it may see and change, with their sub-departments)."""
+
+    app_id: str
+    secret_digest: str
+    scopes: frozenset[str] = frozenset(permissions.ALL)
+    contact_range: frozenset[str] | None = None
+
+    def holds(self, needed: tuple[str, ...]) -> bool:
+        return permissions.granted(needed, self.scopes)
+
+
+# what a visible field reads as when it is unset (fields.Field.empty): the read APIs return every
+# field the app may read, and leave out only those it may not (字段权限要求)
+UNSET = {f.name: f.empty_value for f in FIELDS if f.readable and f.empty_value is not None and f.name != "is_frozen"}
 
 
 @dataclass
@@ -100,7 +124,6 @@ class Store:
         self.lock = threading.RLock()
         self.clock = clock
         # only digests of app secrets and tokens are kept: state and logs never hold a credential
-        self.apps: dict[str, str] = {a["app_id"]: _digest(str(a["app_secret"])) for a in seed.get("apps", [])}
         self.tokens: dict[str, Token] = {}  # by the token's digest
         self._token_key = secrets.token_bytes(32)  # tokens are derived, so a live one need not be stored
         self.departments: dict[str, dict[str, Any]] = {}
@@ -115,7 +138,8 @@ class Store:
         self.employee_types = set(seed.get("employee_types", [1, 2, 3, 4, 5]))
         self.custom_attr_ids: set[str] | None = set(seed["custom_attr_ids"]) if "custom_attr_ids" in seed else None
         self._index()
-        self._json: dict[str, dict[tuple[str, str, str], str]] = {}
+        self.apps: dict[str, App] = {a["app_id"]: self._app(a) for a in seed.get("apps", [])}
+        self._json: dict[str, dict[tuple[str, ...], str]] = {}
 
     # -- ids ---------------------------------------------------------------------------------
 
@@ -143,6 +167,47 @@ class Store:
             ],
         )
         return u
+
+    def _app(self, seed: dict[str, Any]) -> App:
+        scopes = seed.get("scopes")
+        contact_range = seed.get("contact_range")
+        keys = None
+        if contact_range is not None:
+            # a range names departments in either id form; "0" is the whole tenant
+            keys = {
+                self.dept_key(str(d), "open_department_id") or self.dept_key(str(d), "department_id")
+                for d in contact_range
+            }
+            keys = None if "0" in keys else keys
+        return App(
+            str(seed["app_id"]),
+            _digest(str(seed["app_secret"])),
+            frozenset(permissions.ALL if scopes is None else map(str, scopes)),
+            None if keys is None else frozenset(k for k in keys if k),
+        )
+
+    @property
+    def full_access(self) -> App:
+        """An app with every permission and the whole tenant in range (the emulator's own reads)."""
+        return App("", "")
+
+    def _ancestry(self, dept: str) -> Iterator[str]:
+        seen: set[str] = set()
+        while dept and dept != "0" and dept not in seen and dept in self.departments:
+            seen.add(dept)
+            yield dept
+            dept = self.departments[dept].get("parent_department_id", "0")
+
+    def dept_in_range(self, app: App, dept: str) -> bool:
+        """Whether a department (stored key) is inside the app's contact range, sub-departments included."""
+        if app.contact_range is None:
+            return True
+        return any(d in app.contact_range for d in self._ancestry(dept))
+
+    def user_in_range(self, app: App, key: str) -> bool:
+        if app.contact_range is None:
+            return True
+        return any(self.dept_in_range(app, d) for d in self.users[key].get("department_ids", []))
 
     def _index(self) -> None:
         self.by_user_id = {u["user_id"]: k for k, u in self.users.items()}
@@ -175,9 +240,14 @@ class Store:
 
     def issue_token(self, app_id: Any, app_secret: Any) -> tuple[str, int]:
         with self.lock:
-            known = self.apps.get(app_id) if isinstance(app_id, str) else None
-            if known is None or not isinstance(app_secret, str) or not hmac.compare_digest(known, _digest(app_secret)):
+            # 通用错误码: 10003 missing or malformed parameters, 10014 app unauthorized, 10015 wrong secret
+            if not isinstance(app_id, str) or not app_id or not isinstance(app_secret, str) or not app_secret:
                 raise fail(10003, "invalid param", status=200)
+            known = self.apps.get(app_id)
+            if known is None:
+                raise fail(10014, "app unauthorized", status=200)
+            if not hmac.compare_digest(known.secret_digest, _digest(app_secret)):
+                raise fail(10015, "app secret invalid", status=200)
             now = self.clock()
             for t in self.tokens.values():
                 # docs: the same token comes back while it has ≥ 30 min left
@@ -192,7 +262,7 @@ class Store:
         mac = hmac.new(self._token_key, f"{t.app_id}\0{t.issued_at!r}".encode(), hashlib.sha256)
         return "t-" + mac.hexdigest()[:40]
 
-    def check_token(self, authorization: str | None) -> str:
+    def check_token(self, authorization: str | None) -> App:
         if not authorization or not authorization.startswith("Bearer ") or not authorization[7:].strip():
             raise fail(99991661, "Missing access token for authorization. Please make a request with token attached.")
         token = authorization[7:].strip()
@@ -204,7 +274,7 @@ class Store:
                 raise fail(
                     99991663, "Invalid access token for authorization. Please make a request with token attached."
                 )
-            return t.app_id
+            return self.apps[t.app_id]
 
     def expire_tokens(self) -> None:
         with self.lock:
@@ -212,37 +282,55 @@ class Store:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def render_user(self, key: str, uid_type: str, did_type: str, *, endpoint: str) -> dict[str, Any]:
+    def render_user(
+        self, key: str, uid_type: str, did_type: str, *, endpoint: str, app: App | None = None
+    ) -> dict[str, Any]:
+        """A user as the read APIs answer `app`: the fields it may read, unset ones as their empty value."""
+        app = app or self.full_access
         u = self.users[key]
         # shallow on purpose: writes replace a user's values, never mutate nested ones in place,
         # so the answer can share them (deep copies made batch reads the emulator's bottleneck)
-        out = {k: v for k, v in u.items() if k not in WRITE_ONLY}
+        out = {**UNSET, **{k: v for k, v in u.items() if k not in WRITE_ONLY}}
         out["status"] = dict(u["status"])
         out["department_ids"] = [self.dept_out_id(d, did_type) for d in u.get("department_ids", [])]
         out["orders"] = [
             {**o, "department_id": self.dept_out_id(o["department_id"], did_type)} for o in u.get("orders", [])
         ]
-        if u.get("leader_user_id"):
-            out["leader_user_id"] = self._out_ref(u["leader_user_id"], uid_type)
-        if u.get("dotted_line_leader_user_ids"):
-            out["dotted_line_leader_user_ids"] = [self._out_ref(x, uid_type) for x in u["dotted_line_leader_user_ids"]]
+        out["leader_user_id"] = self._out_ref(u["leader_user_id"], uid_type) if u.get("leader_user_id") else ""
+        out["dotted_line_leader_user_ids"] = [
+            self._out_ref(x, uid_type) for x in u.get("dotted_line_leader_user_ids") or []
+        ]
+        if out.get("custom_attrs"):
+            out["custom_attrs"] = [self._out_attr(a, uid_type) for a in out["custom_attrs"]]
         out["is_tenant_manager"] = bool(u.get("is_tenant_manager", False))
-        if endpoint != "get":  # docs: top-level is_frozen is listed for batch/find_by_department only
+        if endpoint != "get":  # docs: top-level is_frozen is listed for batch/find_by_department/PATCH, not GET
             out["is_frozen"] = out["status"]["is_frozen"]
-        return out
+        # 字段权限要求: a field the app may not read is left out, not emptied
+        return {k: v for k, v in out.items() if app.holds(permissions.FIELD_READ.get(k, ()))}
 
-    def render_user_json(self, key: str, uid_type: str, did_type: str, *, endpoint: str) -> str:
+    def _out_attr(self, attr: dict[str, Any], uid_type: str) -> dict[str, Any]:
+        """GENERIC_USER values are stored as user_ids and answered in user_id_type (修改用户部分信息)."""
+        value = attr.get("value") or {}
+        person = value.get("generic_user")
+        if not isinstance(person, dict) or person.get("id") not in self.by_user_id:
+            return attr
+        out_id = self.user_out_id(self.by_user_id[person["id"]], uid_type)
+        return {**attr, "value": {**value, "generic_user": {**person, "id": out_id}}}
+
+    def render_user_json(self, key: str, uid_type: str, did_type: str, *, endpoint: str, app: App | None = None) -> str:
         """render_user as JSON text, cached until the user is written (reads dominate every workload)."""
+        app = app or self.full_access
         cached = self._json.setdefault(key, {})
-        view = (uid_type, did_type, endpoint)
+        view = (uid_type, did_type, endpoint, app.app_id)
         text = cached.get(view)
         if text is None:
             text = cached[view] = json.dumps(
-                self.render_user(key, uid_type, did_type, endpoint=endpoint), ensure_ascii=False
+                self.render_user(key, uid_type, did_type, endpoint=endpoint, app=app), ensure_ascii=False
             )
         return text
 
-    def batch_users_json(self, uids: list[str], uid_type: str, did_type: str) -> str:
+    def batch_users_json(self, uids: list[str], uid_type: str, did_type: str, app: App | None = None) -> str:
+        app = app or self.full_access
         if not uids:
             raise fail(40001, "param error: user_ids is required")
         if len(uids) > 50:
@@ -253,35 +341,44 @@ class Store:
         with self.lock:
             keys = [self.user_key(u, uid_type) for u in uids]
             # docs: users outside the app's contact scope are silently omitted
-            return ",".join(self.render_user_json(k, uid_type, did_type, endpoint="batch") for k in keys if k)
+            return ",".join(
+                self.render_user_json(k, uid_type, did_type, endpoint="batch", app=app)
+                for k in keys
+                if k and self.user_in_range(app, k)
+            )
 
     def _out_ref(self, key: str, uid_type: str) -> str:
         return self.user_out_id(key, uid_type) if key in self.users else key
 
-    def get_user(self, uid: str, uid_type: str, did_type: str) -> dict[str, Any]:
+    def get_user(self, uid: str, uid_type: str, did_type: str, app: App | None = None) -> dict[str, Any]:
+        app = app or self.full_access
         with self.lock:
             key = self.user_key(uid, uid_type)
-            if key is None:
+            if key is None or not self.user_in_range(app, key):
                 raise fail(41050, "no user authority error")
-            return self.render_user(key, uid_type, did_type, endpoint="get")
+            return self.render_user(key, uid_type, did_type, endpoint="get", app=app)
 
-    def department_members(self, did: str, did_type: str) -> list[str]:
+    def _readable_department(self, did: str, did_type: str, app: App) -> str:
+        """The stored key of a department the app may list (获取部门直属用户列表: 0 needs the all-members range)."""
+        key = self.dept_key(did, did_type)
+        if key is None or (key == "0" and app.contact_range is not None):
+            raise fail(40004, "no dept authority error", status=403)
+        if key != "0" and not self.dept_in_range(app, key):
+            raise fail(40004, "no dept authority error", status=403)
+        return key
+
+    def department_members(self, did: str, did_type: str, app: App | None = None) -> list[str]:
+        app = app or self.full_access
         with self.lock:
-            key = self.dept_key(did, did_type)
-            if key is None:
-                raise fail(40004, "no dept authority error", status=403)
-            members = [k for k, u in self.users.items() if key in u.get("department_ids", [])]
+            key = self._readable_department(did, did_type, app)
             if key == "0":
-                members = [
-                    k for k, u in self.users.items() if not u.get("department_ids") or "0" in u["department_ids"]
-                ]
-            return members
+                return [k for k, u in self.users.items() if not u.get("department_ids") or "0" in u["department_ids"]]
+            return [k for k, u in self.users.items() if key in u.get("department_ids", [])]
 
-    def children(self, did: str, did_type: str, fetch_child: bool) -> list[dict[str, Any]]:
+    def children(self, did: str, did_type: str, fetch_child: bool, app: App | None = None) -> list[dict[str, Any]]:
+        app = app or self.full_access
         with self.lock:
-            key = self.dept_key(did, did_type)
-            if key is None:
-                raise fail(40004, "no dept authority error", status=403)
+            key = self._readable_department(did, did_type, app)
             out: list[dict[str, Any]] = []
             frontier = [key]
             while frontier:
@@ -293,6 +390,18 @@ class Store:
                             frontier.append(k)
             return out
 
+    def contact_scope(self, did_type: str, uid_type: str, app: App) -> tuple[list[str], list[str]]:
+        """获取通讯录授权范围: (department ids, user ids). All members: the first-level departments and the
+        users directly under the root; otherwise the range's departments (not their sub-departments)."""
+        with self.lock:
+            if app.contact_range is None:
+                depts = [k for k, d in self.departments.items() if d.get("parent_department_id", "0") == "0"]
+                users = [k for k, u in self.users.items() if not u.get("department_ids")]
+            else:
+                depts, users = sorted(app.contact_range), []
+            user_ids = [] if uid_type == "user_id" and not app.holds((permissions.USER_ID_TYPE_USER_ID,)) else users
+            return [self.dept_out_id(d, did_type) for d in depts], [self.user_out_id(u, uid_type) for u in user_ids]
+
     def render_department(self, key: str, did_type: str) -> dict[str, Any]:
         d = copy.deepcopy(self.departments[key])
         parent = d.get("parent_department_id", "0")
@@ -302,32 +411,34 @@ class Store:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def patch_user(self, uid: str, body: Any, uid_type: str, did_type: str) -> dict[str, Any]:
+    def patch_user(self, uid: str, body: Any, uid_type: str, did_type: str, app: App | None = None) -> dict[str, Any]:
+        app = app or self.full_access
         with self.lock:
-            key = self._writable_user(uid, uid_type)
-            changes = self._check_body(key, body, uid_type, did_type, replace=False)
+            key = self._writable_user(uid, uid_type, app)
+            changes = self._check_body(key, body, uid_type, did_type, replace=False, app=app)
             self._write(key, changes)
-            return self.render_user(key, uid_type, did_type, endpoint="get")
+            return self.render_user(key, uid_type, did_type, endpoint="patch", app=app)
 
-    def put_user(self, uid: str, body: Any, uid_type: str, did_type: str) -> dict[str, Any]:
+    def put_user(self, uid: str, body: Any, uid_type: str, did_type: str, app: App | None = None) -> dict[str, Any]:
+        app = app or self.full_access
         with self.lock:
-            key = self._writable_user(uid, uid_type)
+            key = self._writable_user(uid, uid_type, app)
             if not isinstance(body, dict):
                 raise fail(40001, "param error: body must be a JSON object")
             for field, code in PUT_REQUIRED:
                 if body.get(field) in (None, "", []):
                     raise fail(code, f"{field} is required")
-            changes = self._check_body(key, body, uid_type, did_type, replace=True)
+            changes = self._check_body(key, body, uid_type, did_type, replace=True, app=app)
             # the deprecated PUT replaces the user: every writable field not sent is cleared
             for field, typ in WRITABLE.items():
                 if field not in changes and field != "is_frozen":
                     changes[field] = [] if typ is list else None
             self._write(key, changes)
-            return self.render_user(key, uid_type, did_type, endpoint="get")
+            return self.render_user(key, uid_type, did_type, endpoint="patch", app=app)
 
-    def _writable_user(self, uid: str, uid_type: str) -> str:
+    def _writable_user(self, uid: str, uid_type: str, app: App) -> str:
         key = self.user_key(uid, uid_type)
-        if key is None:
+        if key is None or not self.user_in_range(app, key):
             raise fail(41050, "no user authority error")
         status = self.users[key]["status"]
         if status.get("is_resigned"):
@@ -338,7 +449,9 @@ class Store:
             raise fail(44011, "exited user not allow to update")
         return key
 
-    def _check_body(self, key: str, body: Any, uid_type: str, did_type: str, *, replace: bool) -> dict[str, Any]:
+    def _check_body(
+        self, key: str, body: Any, uid_type: str, did_type: str, *, replace: bool, app: App
+    ) -> dict[str, Any]:
         """The stored-form changes of a PATCH/PUT body, or the docs' error for the first problem."""
         if not isinstance(body, dict):
             raise fail(40001, "param error: body must be a JSON object")
@@ -357,7 +470,11 @@ class Store:
                 raise fail(code, f"{field} length exceed {name_limit} character")
         if "name" in changes and not changes["name"]:
             raise fail(41040, "user name is null error")
-        if "job_title" in changes and len(changes["job_title"]) > 255:
+        if "job_title" in changes and changes["job_title"] and not changes["job_title"].strip():
+            changes["job_title"] = None  # 修改用户部分信息: a string of spaces clears the job title
+        elif changes.get("job_title") == "":
+            del changes["job_title"]  # "" is not a documented clear: modelled as leaving the title as it is
+        if changes.get("job_title") and len(changes["job_title"]) > 255:
             raise fail(41063, "job_title length exceed 100 character")
         if "city" in changes and len(changes["city"]) > 100:
             raise fail(40001, "param error: city at most 100 characters")
@@ -370,6 +487,8 @@ class Store:
             raise fail(41059, "invalid employee type error")
         if "join_time" in changes and not 0 <= changes["join_time"] <= INT32[1]:
             raise fail(41042, "join time is invalid error")
+        if changes.get("join_time") == 0:
+            changes["join_time"] = None  # 修改用户部分信息: 0 clears the join time
         if changes.get("mobile"):
             if not MOBILE.match(changes["mobile"]):
                 raise fail(41004, "mobile is invalid error")
@@ -393,10 +512,12 @@ class Store:
             changes["department_ids"], changes["orders"] = self._check_departments(
                 user, changes["department_ids"], changes.get("orders"), did_type
             )
+            if not all(self.dept_in_range(app, d) for d in changes["department_ids"]):
+                raise fail(40004, "no dept authority error", status=403)
         for field in ("leader_user_id",):
             if changes.get(field):
                 leader = self.user_key(changes[field], uid_type)
-                if leader is None:
+                if leader is None or not self.user_in_range(app, leader):
                     raise fail(41050, "no user authority error")
                 if leader == key:
                     raise fail(41030, "set leader to oneself error")
@@ -405,7 +526,7 @@ class Store:
             resolved = []
             for uid in changes["dotted_line_leader_user_ids"]:
                 leader = self.user_key(uid, uid_type) if isinstance(uid, str) else None
-                if leader is None:
+                if leader is None or not self.user_in_range(app, leader):
                     raise fail(41050, "no user authority error")
                 resolved.append(leader)
             changes["dotted_line_leader_user_ids"] = resolved
@@ -434,6 +555,8 @@ class Store:
             raise fail(41041, "department id is not assigned error")
         if len(dept_ids) > 50:
             raise fail(41033, "user in too many departments error")
+        if len(set(map(str, dept_ids))) != len(dept_ids):
+            raise fail(40001, "param error: department_ids has duplicates")
         keys: list[str] = []
         for did in dept_ids:
             key = self.dept_key(did, did_type) if isinstance(did, str) else None
@@ -464,29 +587,54 @@ class Store:
                 {"user_order": 0, "department_order": 0, "is_primary_dept": False, **order, "department_id": okey}
             )
         primaries = [o for o in stored if o.get("is_primary_dept")]
-        if primaries:
-            top = max(o.get("department_order", 0) for o in stored)
-            if len(primaries) > 1 or primaries[0].get("department_order", 0) != top:
-                raise fail(41410, "user primary dept must be the first department in the order")
+        top = max((o.get("department_order", 0) for o in stored), default=0)
+        if primaries and (len(primaries) > 1 or primaries[0].get("department_order", 0) != top):
+            raise fail(41410, "user primary dept must be the first department in the order")
+        ordered = {o["department_id"] for o in stored}
+        stored += [
+            {"department_id": k, "user_order": 0, "department_order": 0, "is_primary_dept": False}
+            for k in keys
+            if k not in ordered
+        ]
+        if not primaries:  # the primary department is unique: the one with the largest department_order
+            first = max(range(len(stored)), key=lambda i: (stored[i].get("department_order", 0), -i))
+            stored[first] = {**stored[first], "is_primary_dept": True}
         return keys, stored
 
     def _check_custom_attrs(self, user: dict[str, Any], attrs: list[Any], replace: bool) -> list[dict[str, Any]]:
-        merged = {} if replace else {a["id"]: a for a in user.get("custom_attrs", []) if "id" in a}
+        """The stored custom_attrs. PATCH does not say whether the array merges by id; like the department
+        PATCH's arrays it replaces the list here, the reading under which a partial list loses data."""
+        stored: dict[str, dict[str, Any]] = {}
         for attr in attrs:
             if not isinstance(attr, dict) or not attr.get("id"):
                 raise fail(41044, "Custom attribute is not set error")
             if self.custom_attr_ids is not None and attr["id"] not in self.custom_attr_ids:
                 raise fail(41045, "Custom attribute id is not exist error")
+            kind = attr.get("type", "TEXT")
+            if kind not in CUSTOM_ATTR_TYPES:
+                raise fail(40001, f"param error: custom_attrs type {kind!r} is not one of {CUSTOM_ATTR_TYPES}")
             value = attr.get("value")
             if not isinstance(value, dict) or not value:
                 raise fail(41046, "Custom attribute value is not set error")
-            if attr.get("type") == "HREF":
-                if not value.get("text"):
-                    raise fail(41047, "Custom attribute href text  is null error")
-                if not value.get("url"):
-                    raise fail(41048, "Custom attribute href url  is null error")
-            merged[attr["id"]] = copy.deepcopy(attr)
-        return list(merged.values())
+            text = value.get("text")
+            if kind in ("TEXT", "HREF") and not text:
+                # 修改用户部分信息: text is required for TEXT and HREF
+                raise fail(41047 if kind == "HREF" else 41046, "Custom attribute text is null error")
+            if isinstance(text, str) and len(text) > 100:
+                raise fail(40001, "param error: custom_attrs value.text at most 100 characters")
+            if kind == "HREF" and not value.get("url"):
+                raise fail(41048, "Custom attribute href url  is null error")
+            if kind in ("ENUMERATION", "PICTURE_ENUM") and not value.get("option_id"):
+                raise fail(41046, "Custom attribute value is not set error")
+            if kind == "GENERIC_USER":
+                person = value.get("generic_user")
+                if not isinstance(person, dict) or not person.get("id") or person.get("type") != 1:
+                    raise fail(41046, "Custom attribute value is not set error")
+                # the person is always a user_id, whatever user_id_type says (修改用户部分信息)
+                if person["id"] not in self.by_user_id:
+                    raise fail(41050, "no user authority error")
+            stored[attr["id"]] = copy.deepcopy({**attr, "type": kind})
+        return list(stored.values())
 
     def _write(self, key: str, changes: dict[str, Any]) -> None:
         user = self.users[key]
