@@ -13,7 +13,7 @@ from typing import Any
 from .client import DirectoryClient
 from .codes import explain
 from .config import Settings
-from .diff import diff_field, fingerprint
+from .diff import diff_field, fingerprint, visible
 from .errors import ApiError, ReconcilerError
 from .fields import Lane
 from .plan import APPLIED, FAILED, SKIPPED, STALE, UNVERIFIED, ApplyReport, Plan, UserChange, UserResult
@@ -149,7 +149,18 @@ def _read_back(report: ApplyReport, plan: Plan, client: DirectoryClient) -> None
     for result in applied:
         now = readback.get(result.user_id)
         change = changes[result.user_id]
-        differs = [f.field for f in change.changes if now is None or diff_field(f.field, f.after, now) is not None]
-        if differs:
+        unreadable = [] if now is None else [f.field for f in change.changes if not visible(now, f.field)]
+        differs = [
+            f.field
+            for f in change.changes
+            if now is None or (f.field not in unreadable and diff_field(f.field, f.after, now) is not None)
+        ]
+        if unreadable and not differs:
+            result.status = UNVERIFIED
+            result.message = (
+                f"sent and accepted, but the read-back leaves out {', '.join(unreadable)} (the app may no longer "
+                "read it); run plan to confirm"
+            )
+        elif differs:
             result.status = FAILED
             result.message = f"the API accepted the update but reads back different {', '.join(differs)}"

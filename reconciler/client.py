@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from . import permissions
 from .codes import retryable
 from .config import Credentials, Quotas
-from .errors import ApiError, TransportError
+from .errors import ApiError, PermissionMissing, TransportError
 from .fields import Lane
 from .quota import Cancelled, QuotaScheduler
 
@@ -72,6 +73,23 @@ def _via_proxy(url: str) -> str:
         return ""
     shown = urlsplit(proxy if "://" in proxy else "http://" + proxy)
     return f" through the proxy {shown.scheme}://{shown.hostname}" + (f":{shown.port}" if shown.port else "")
+
+
+def _permissions(payload: dict[str, Any]) -> tuple[str, ...]:
+    """The permissions an error answer names: error.permission_violations, else the `[a,b]` in its msg
+    (通用错误码 99991672: "Access denied. One of the following scopes is required: [...]")."""
+    error = payload.get("error")
+    found: list[str] = []
+    if isinstance(error, dict):
+        for v in error.get("permission_violations") or []:
+            if isinstance(v, dict) and isinstance(v.get("subject"), str):
+                found.append(v["subject"])
+    if not found and payload.get("code") == 99991672:
+        match = re.search(r"\[([^\]]+)\]", str(payload.get("msg", "")))
+        if match:
+            found = [p.strip() for p in match.group(1).split(",") if p.strip()]
+    # names only: a hostile answer cannot inject text into the message
+    return tuple(dict.fromkeys(p for p in found if re.fullmatch(r"[A-Za-z0-9_.:-]{1,100}", p)))
 
 
 def _cause(exc: Exception) -> str:
@@ -262,7 +280,9 @@ class DirectoryClient:
                     code = payload["code"]
                     if code == 0:
                         return payload, log_id
-                    failure = ApiError(code, str(payload.get("msg", "")), log_id, resp.status_code, what)
+                    failure = ApiError(
+                        code, str(payload.get("msg", "")), log_id, resp.status_code, what, _permissions(payload)
+                    )
                     if code in TOKEN_CODES and auth and not refreshed:
                         refreshed = True
                         self._fresh_token(force=True)
@@ -377,9 +397,16 @@ class DirectoryClient:
                 return {}
             half = len(user_ids) // 2
             return {**self.read_batch(user_ids[:half], cancel), **self.read_batch(user_ids[half:], cancel)}
-        items = (payload.get("data") or {}).get("items") or []
+        items = [u for u in (payload.get("data") or {}).get("items") or [] if isinstance(u, dict)]
         key = self.user_id_type
-        return {u[key]: u for u in items if isinstance(u, dict) and u.get(key)}
+        if items and not any(u.get(key) for u in items):
+            # 批量获取用户信息: user_id is returned only with its field permission
+            raise PermissionMissing(
+                f"reading users: Feishu answered {len(items)} users without their {key}; reading {key}s needs "
+                f"the permission {permissions.USER_ID_TYPE_USER_ID} (获取用户 user ID). Grant it in the developer "
+                "console (权限管理) and publish a new app version, or use user_id_type: open_id"
+            )
+        return {u[key]: u for u in items if u.get(key)}
 
     def fetch_users(self, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Live users by id (see iter_users)."""

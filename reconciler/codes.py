@@ -19,8 +19,8 @@ CODES: dict[int, tuple[str, str]] = {
     99991664: ("invalid app token", "fetch a new app_access_token"),
     99991671: ("malformed access token", "tokens must start with t- or u-"),
     99991672: (
-        "the app lacks an API scope",
-        "grant the app contact:contact (or contact:user.base) in the developer console",
+        "the app lacks the API permission for this call",
+        "grant the permission the answer names (developer console > 权限管理), then publish a new app version",
     ),
     99992351: ("open ids do not exist", "check the user ids"),
     99992361: ("open_id belongs to another app", "use open_ids issued to this app"),

@@ -26,6 +26,14 @@ def live_value(live: dict[str, Any], name: str) -> Any:
     return live.get(name)
 
 
+def visible(live: dict[str, Any], name: str) -> bool:
+    """Whether the read answered this field: a field the app may not read is left out (字段权限要求),
+    so a missing key means unknown, never empty."""
+    if name == "is_frozen":
+        return "is_frozen" in (live.get("status") or {}) or "is_frozen" in live
+    return name in live
+
+
 def _records(field: Field, desired: list[dict[str, Any]], live: list[dict[str, Any]] | None) -> tuple[dict, dict]:
     """Both sides keyed by the record id, live projected onto the sub-keys the YAML declares."""
     key = field.key or "id"
@@ -103,10 +111,10 @@ def diff_field(name: str, desired: Any, live: dict[str, Any]) -> FieldChange | N
 
 
 def diff_user(desired: dict[str, Any], live: dict[str, Any]) -> list[FieldChange]:
-    """Changes of the readable declared fields, in field-table order."""
+    """Changes of the readable declared fields the live record carries, in field-table order."""
     changes = []
     for name, value in desired.items():
-        if not BY_NAME[name].readable:  # write-only: cannot be compared (the planner decides)
+        if not BY_NAME[name].readable or not visible(live, name):  # not comparable: the planner says so
             continue
         change = diff_field(name, value, live)
         if change is not None:
@@ -136,6 +144,10 @@ def fingerprint(live: dict[str, Any] | None, names: list[str]) -> str:
     """Hash of a live user's values of the given fields: a saved plan is stale when it changes."""
     if live is None:
         return "absent"
-    values = {n: comparable(BY_NAME[n], live_value(live, n)) for n in sorted(names) if BY_NAME[n].readable}
+    values = {
+        n: comparable(BY_NAME[n], live_value(live, n)) if visible(live, n) else "(unreadable)"
+        for n in sorted(names)
+        if BY_NAME[n].readable
+    }
     blob = json.dumps(values, sort_keys=True, ensure_ascii=False, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]

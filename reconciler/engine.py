@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from .codes import explain
 from .desired import DesiredState
-from .diff import comparable, diff_user, fingerprint, live_value, patch_body
+from .diff import comparable, diff_user, fingerprint, live_value, patch_body, visible
 from .fields import BY_NAME, WRITE_ONLY, lane_of
 from .plan import Plan, PlanError, UserChange
 from .validate import ResolvedUser, ValidationResult
@@ -102,7 +102,10 @@ class PlanBuilder:
             )
             return None
         fields = user.fields
-        if "orders" in fields and "department_ids" not in fields:
+        unseen = [n for n in fields if BY_NAME[n].readable and not visible(current, n)]
+        for name in unseen:  # the app may not read it: not compared, not sent (finish() says why)
+            plan.unseen.setdefault(name, []).append(user.handle)
+        if "orders" in fields and "department_ids" not in fields and visible(current, "department_ids"):
             live_depts = set(live_value(current, "department_ids") or [])
             stray = [o.get("department_id") for o in fields["orders"] if o.get("department_id") not in live_depts]
             if stray:
@@ -116,7 +119,7 @@ class PlanBuilder:
                     )
                 )
                 return None
-        changes = diff_user(fields, current)
+        changes = diff_user({k: v for k, v in fields.items() if k not in unseen} if unseen else fields, current)
         write_only = [] if WRITE_ONLY.isdisjoint(fields) else [n for n in fields if n in WRITE_ONLY]
         if not changes and not write_only:
             plan.unchanged.append(user.handle)
@@ -140,7 +143,7 @@ class PlanBuilder:
                     PlanError(user.handle, user.path, f"the live user {why}; Feishu refuses updates", code)
                 )
                 return None
-        compared = [n for n in fields if BY_NAME[n].readable]
+        compared = [n for n in fields if BY_NAME[n].readable and n not in unseen]
         change = UserChange(
             handle=user.handle,
             user_id=user.user_id,
@@ -163,6 +166,8 @@ class PlanBuilder:
         plan.changes.sort(key=lambda c: order[c.handle])
         plan.unchanged.sort(key=order.__getitem__)
         plan.errors.sort(key=lambda e: order.get(e.handle, -1))
+        for handles in plan.unseen.values():
+            handles.sort(key=order.__getitem__)
         sent = {(c.handle, n) for c in plan.changes for n in c.write_only if n in c.body}
         for user in self.with_write_only:
             skipped = [n for n in user.fields if not BY_NAME[n].readable and (user.handle, n) not in sent]

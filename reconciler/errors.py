@@ -45,16 +45,30 @@ class ValidationFailed(ReconcilerError):
 
 
 class ApiError(ReconcilerError):
-    """The Feishu API answered with a non-zero code."""
+    """The Feishu API answered with a non-zero code; `permissions`: the ones the answer says are missing."""
 
-    def __init__(self, code: int, msg: str, log_id: str | None, http_status: int, what: str):
+    def __init__(
+        self,
+        code: int,
+        msg: str,
+        log_id: str | None,
+        http_status: int,
+        what: str,
+        permissions: tuple[str, ...] = (),
+    ):
         self.code = code
         self.msg = msg
         self.log_id = log_id
         self.http_status = http_status
         self.what = what
+        self.permissions = permissions
         logid = f" (log id {log_id})" if log_id else ""
-        super().__init__(f"{what}: Feishu answered {code} {msg!r}: {explain(code)}{logid}")
+        need = f"; the app needs one of: {', '.join(permissions)}" if permissions else ""
+        super().__init__(f"{what}: Feishu answered {code} {msg!r}: {explain(code)}{need}{logid}")
+
+
+class PermissionMissing(ReconcilerError):
+    """The app lacks a permission the run needs; the message names it and what it is for."""
 
 
 class TransportError(ReconcilerError):

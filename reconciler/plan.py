@@ -79,6 +79,8 @@ class Plan:
     errors: list[PlanError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     write_only_notes: list[str] = field(default_factory=list)
+    # declared fields the live records did not carry (the app may not read them): field → handles
+    unseen: dict[str, list[str]] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # user and department ids → display names
     app_id: str = ""  # the app that read live state; a plan applies only through the same app
     options: dict[str, Any] = field(default_factory=dict)  # what shaped the writes: targets, since, sync_write_only
@@ -134,6 +136,7 @@ class Plan:
             "unmanaged": [dict(u) for u in self.unmanaged],
             "warnings": list(self.warnings),
             "write_only_notes": list(self.write_only_notes),
+            "unseen": {k: list(v) for k, v in self.unseen.items()},
             "names": dict(self.names),
         }
         data["plan_hash"] = self.hash
@@ -169,6 +172,7 @@ class Plan:
                     "unmanaged",
                     "warnings",
                     "write_only_notes",
+                    "unseen",
                     "names",
                     "app_id",
                     "options",

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .fields import BY_NAME, SENSITIVE, Kind
+from .permissions import field_permission
 from .plan import Action, ApplyReport, Plan
 from .yamlio import HIDDEN_CLASS
 
@@ -53,6 +54,20 @@ def plan_data(plan: Plan, *, show_sensitive: bool = False) -> dict[str, Any]:
                 if name in SENSITIVE:
                     change["body"][name] = MASK
     return data
+
+
+def unseen_notes(data: dict[str, Any]) -> list[str]:
+    """One line per declared field the app could not read: who, which permission, and that it is not sent."""
+    lines = []
+    for name, handles in data.get("unseen", {}).items():
+        who = ", ".join("@" + h for h in handles[:5]) + (f" and {len(handles) - 5} more" if len(handles) > 5 else "")
+        need = field_permission(name)
+        lines.append(
+            f"{name} could not be compared for {who}: the live record leaves it out, so the app may not read it"
+            + (f" (needs {need})" if need else "")
+            + "; not sent, since apply could not confirm it. Grant the permission to manage this field."
+        )
+    return lines
 
 
 def _short(value: str) -> str:
@@ -150,7 +165,8 @@ def render_text(plan: Plan, *, show_sensitive: bool = False, show_unmanaged: boo
     else:
         lines.append("No changes. The live directory matches directory/.")
         lines.append("")
-    for note in data["write_only_notes"]:
+    unseen = unseen_notes(data)
+    for note in data["write_only_notes"] + unseen:
         lines.append(f"note: {note}")
     for warning in data["warnings"]:
         lines.append(f"warning: {warning}")
@@ -160,7 +176,7 @@ def render_text(plan: Plan, *, show_sensitive: bool = False, show_unmanaged: boo
             lines.extend(f"  ? {u.get('name', '')} {u.get('user_id', '')}" for u in data["unmanaged"])
     for err in data["errors"]:
         lines.append(f"error: {err['path']}: {err['message']}")
-    if data["write_only_notes"] or data["warnings"] or data["unmanaged"] or data["errors"]:
+    if data["write_only_notes"] or unseen or data["warnings"] or data["unmanaged"] or data["errors"]:
         lines.append("")
     lines.append(plan.summary_line())
     lines.append(f"Plan hash: {data['plan_hash']}")
@@ -195,6 +211,7 @@ def render_markdown(
     ]
     notes = [f"error: {e['path']}: {e['message']}" for e in data["errors"]]
     notes += [f"warning: {w}" for w in data["warnings"]]
+    notes += [f"note: {n}" for n in unseen_notes(data)]
     tail = ["</details>", ""]
     budget = limit - len("\n".join(head + tail)) - 400
     if notes:
