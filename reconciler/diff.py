@@ -123,11 +123,41 @@ def diff_user(desired: dict[str, Any], live: dict[str, Any]) -> list[FieldChange
     return changes
 
 
+# the value keys PATCH accepts (修改用户部分信息, custom_attrs.value); the read APIs add display-only ones
+ATTR_VALUE_KEYS = ("text", "url", "pc_url", "option_id", "generic_user")
+
+
+def writable_attr(attr: dict[str, Any]) -> dict[str, Any]:
+    """A custom attribute as PATCH takes it: a fresh copy without the read-only value keys."""
+    value = attr.get("value") if isinstance(attr.get("value"), dict) else {}
+    out = {k: v for k, v in attr.items() if k != "value"}
+    out["value"] = {k: dict(v) if isinstance(v, dict) else v for k, v in value.items() if k in ATTR_VALUE_KEYS}
+    return out
+
+
+def is_clearing(change: FieldChange) -> bool:
+    """Whether a change sets a field to its empty value, i.e. asks Feishu to clear it."""
+    field = BY_NAME[change.field]
+    if field.kind is Kind.RECORDS or field.empty_is_a_value or field.empty is None:
+        return False
+    return comparable(field, change.after) == comparable(field, None)
+
+
 def patch_body(desired: dict[str, Any], changes: list[FieldChange], live: dict[str, Any]) -> dict[str, Any]:
     """The minimal PATCH: changed fields only; orders travel with department_ids (error 44002)."""
     body: dict[str, Any] = {}
     for change in changes:
-        if change.field == "orders":
+        if change.field == "custom_attrs":
+            # the PATCH page does not say whether the list merges by id or replaces: the complete list
+            # (the live attributes the file does not declare, unchanged, then the declared) is right either way
+            declared = {a.get("id") for a in desired["custom_attrs"]}
+            others = [
+                writable_attr(a)
+                for a in live_value(live, "custom_attrs") or []
+                if isinstance(a, dict) and a.get("id") not in declared
+            ]
+            body["custom_attrs"] = others + [writable_attr(a) for a in desired["custom_attrs"]]
+        elif change.field == "orders":
             live_by = {o.get("department_id"): o for o in live_value(live, "orders") or []}
             body["orders"] = [
                 {**{k: v for k, v in live_by.get(o.get("department_id"), {}).items() if k in ORDER_DEFAULTS}, **o}

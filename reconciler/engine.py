@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from .codes import explain
 from .desired import DesiredState
-from .diff import comparable, diff_user, fingerprint, live_value, patch_body, visible
+from .diff import comparable, diff_user, fingerprint, is_clearing, live_value, patch_body, visible
 from .fields import BY_NAME, WRITE_ONLY, lane_of
 from .plan import Plan, PlanError, UserChange
 from .validate import ResolvedUser, ValidationResult
@@ -124,7 +124,23 @@ class PlanBuilder:
         if not changes and not write_only:
             plan.unchanged.append(user.handle)
             return None
+        undocumented = [c.field for c in changes if is_clearing(c) and BY_NAME[c.field].clear is None]
+        if undocumented:
+            plan.errors.append(
+                PlanError(
+                    user.handle,
+                    user.path,
+                    f"{', '.join(undocumented)}: declared empty, which asks Feishu to clear it, and the PATCH page "
+                    "documents no way to do that (修改用户部分信息 documents only job_title, as a string of spaces, "
+                    "and join_time: 0); an empty value may be ignored or refused. Clear it in the admin console, or "
+                    "remove the key from the file to leave the field unmanaged",
+                )
+            )
+            return None
         body = patch_body(fields, changes, current)
+        for change in changes:
+            if is_clearing(change):
+                body[change.field] = BY_NAME[change.field].clear  # the documented way to clear it
         for name in write_only:
             if self.sync_write_only:
                 body[name] = fields[name]
@@ -299,6 +315,7 @@ def plan_directory(
     kept: dict[str, dict[str, Any]] = {}
     seen: set[str] = set()
     holders: dict[tuple[str, Any], str] = {}
+    tenant_ids: dict[str, str] = {}  # id in user_id_type → user_id, for GENERIC_USER custom attributes
 
     def batches() -> Iterator[LiveBatch]:
         if under_way is None:
@@ -317,6 +334,8 @@ def plan_directory(
                 if builder.add(by_id[user_id], current) is not None or scan_unmanaged:
                     kept[user_id] = current
                 hold_employee_no(holders, user_id, current)
+                if current.get("user_id"):
+                    tenant_ids[user_id] = current["user_id"]
     for user_id in by_id.keys() - seen:  # not returned by the API: errors, sorted by finish()
         builder.add(by_id[user_id], None, live.refused.get(user_id))
     plan = builder.finish()
@@ -332,5 +351,55 @@ def plan_directory(
             for name in ("email", "mobile"):
                 if entry.get(name) and entry.get("user_id"):
                     holders[(name, comparable(BY_NAME[name], entry[name]))] = entry["user_id"]
+    if plan.user_id_type != "user_id":
+        tenant_ids.update({k: v for k, v in _read_user_ids(live, _generic_user_ids(plan) - tenant_ids.keys()).items()})
+        _send_generic_users_as_user_ids(plan, tenant_ids)
     check_unique_against_live(plan, result, kept, holders)
     return plan
+
+
+def _generic_users(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The generic_user objects of a PATCH body's GENERIC_USER custom attributes."""
+    out = []
+    for attr in body.get("custom_attrs") or []:
+        person = (attr.get("value") or {}).get("generic_user") if isinstance(attr, dict) else None
+        if isinstance(person, dict) and person.get("id"):
+            out.append(person)
+    return out
+
+
+def _generic_user_ids(plan: Plan) -> set[str]:
+    return {p["id"] for c in plan.changes for p in _generic_users(c.body)}
+
+
+def _read_user_ids(live: LiveDirectory, ids: set[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    if ids:
+        for batch in live.iter_users(sorted(ids)):
+            found.update({k: u["user_id"] for k, u in batch.items() if u.get("user_id")})
+    return found
+
+
+def _send_generic_users_as_user_ids(plan: Plan, tenant_ids: dict[str, str]) -> None:
+    """修改用户部分信息: a GENERIC_USER attribute names its person by user_id whatever user_id_type says
+    (the answer follows user_id_type): rewrite the bodies, or make the user a plan error."""
+    kept = []
+    for change in plan.changes:
+        people = _generic_users(change.body)
+        unknown = sorted({p["id"] for p in people if not tenant_ids.get(p["id"])})
+        if unknown:
+            plan.errors.append(
+                PlanError(
+                    change.handle,
+                    change.path,
+                    "custom_attrs: a GENERIC_USER attribute must name its person by user_id, whatever "
+                    f"user_id_type says, and the user_id of {', '.join(plan.names.get(u, u) for u in unknown)} "
+                    "could not be read; grant contact:user.employee_id:readonly (获取用户 user ID), "
+                    "or use user_id_type: user_id",
+                )
+            )
+            continue
+        for person in people:
+            person["id"] = tenant_ids[person["id"]]
+        kept.append(change)
+    plan.changes = kept

@@ -54,11 +54,18 @@ class Field:
     normalise: Callable[[Any], Any] | None = None
     high_impact: bool = False  # counted separately by the guards
     label: str = ""
-    empty: Any = ""  # what the API means when it omits the field (lists: []); None: no such value
+    empty: Any = ""  # the field's unset value as the read APIs answer it (lists: []); None: no such value
+    # what PATCH sends to clear the field, where 修改用户部分信息 documents a way; None: it documents none
+    clear: Any = None
 
     @property
     def empty_value(self) -> Any:
         return [] if self.kind is not Kind.SCALAR else self.empty
+
+    @property
+    def empty_is_a_value(self) -> bool:
+        """Whether the empty value is an ordinary value to send (gender 0 保密, booleans), not a clearing."""
+        return self.kind is Kind.SCALAR and not isinstance(self.empty, str) and self.clear is None
 
 
 FIELDS: tuple[Field, ...] = (
@@ -75,13 +82,13 @@ FIELDS: tuple[Field, ...] = (
     Field("city", label="city"),
     Field("country", label="country"),
     Field("work_station", label="work station"),
-    Field("join_time", label="join time", empty=0),
+    Field("join_time", label="join time", empty=0, clear=0),  # "传入 0 时，入职时间则会置空"
     Field("employee_no", label="employee number"),
     Field("employee_type", label="employee type", empty=None),
     Field("orders", Kind.RECORDS, key="department_id", ref=Ref.DEPARTMENT, label="orders"),
     Field("custom_attrs", Kind.RECORDS, key="id", label="custom attributes"),
     Field("enterprise_email", sensitive=True, normalise=normalise_email, label="enterprise e-mail"),
-    Field("job_title", label="job title"),
+    Field("job_title", label="job title", clear=" "),  # "如果传入空格字符串，则意味着清空职务"
     Field("is_frozen", lane=Lane.SLOW, high_impact=True, label="frozen", empty=False),
     Field("job_level_id", label="job level"),
     Field("job_family_id", label="job family"),

@@ -131,8 +131,9 @@ def schema_issues(user: DesiredUser) -> list[Issue]:
                 JSON_TYPES.get(t, t) for t in ([expected] if isinstance(expected, str) else expected)
             )
             if value is None:
-                clear = '; write "" to clear it' if expected == "a string" else ""
-                msg = f"has no value; expected {expected}{clear}"
+                documented = top in BY_NAME and BY_NAME[top].clear is not None
+                clear = '; write "" to clear it' if documented and expected == "a string" else ""
+                msg = f"has no value; expected {expected}{clear or '; remove the key to leave the field unmanaged'}"
             else:
                 hint = "; quote it" if expected == "a string" and not isinstance(value, (list, dict)) else ""
                 msg = f"{_describe(value)} is {_type_name(value)}; expected {expected}{hint}"
@@ -142,6 +143,11 @@ def schema_issues(user: DesiredUser) -> list[Issue]:
             msg = f"is {len(value)} characters; at most {err.validator_value}"
         elif kind == "minLength":
             msg = "must not be empty" if err.validator_value == 1 else f"at least {err.validator_value} characters"
+            if top == "leader_user_id":
+                msg += (
+                    ": the PATCH page documents no way to remove a leader; name another leader (@handle), "
+                    "or remove the key to leave the leader unmanaged"
+                )
         elif kind == "maxItems":
             msg = f"has {len(value)} items; at most {err.validator_value}"
         elif kind == "uniqueItems":
@@ -198,6 +204,16 @@ def _resolve_user_ref(user: DesiredUser, value: Any, keys: list[Any], ids: dict[
             return value
         return target
     return value
+
+
+def _resolve_generic_user(user: DesiredUser, i: int, attr: Any, ids: dict[str, str], out: list[Issue]) -> Any:
+    """A GENERIC_USER attribute's '@handle' as that user's id (a copy: the file's data stays as written)."""
+    person = attr.get("value", {}).get("generic_user") if isinstance(attr, dict) else None
+    if not isinstance(person, dict) or not str(person.get("id", "")).startswith("@"):
+        return attr
+    keys = ["custom_attrs", i, "value", "generic_user", "id"]
+    resolved = {**person, "id": _resolve_user_ref(user, person["id"], keys, ids, out)}
+    return {**attr, "value": {**attr["value"], "generic_user": resolved}}
 
 
 def _check_orders(user: DesiredUser, fields: dict[str, Any], out: list[Issue]) -> None:
@@ -339,6 +355,10 @@ def validate(state: DesiredState) -> ValidationResult:
                 fields[name] = [_resolve_user_ref(user, v, [name, i], ids, own) for i, v in enumerate(fields[name])]
             else:
                 fields[name] = _resolve_user_ref(user, fields[name], [name], ids, own)
+        if isinstance(fields.get("custom_attrs"), list):
+            fields["custom_attrs"] = [
+                _resolve_generic_user(user, i, a, ids, own) for i, a in enumerate(fields["custom_attrs"])
+            ]
         user_id = user.data[IDENTITY_KEY]
         if fields.get("leader_user_id") == user_id:
             own.append(_issue(user, ["leader_user_id"], _with_code("a user cannot lead themself", 41030)))
