@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 USERS = "/open-apis/contact/v3/users"
+DEPARTMENTS = "/open-apis/contact/v3/departments"
 BATCH_SIZE = 50
 TOKEN_CODES = frozenset({99991661, 99991663, 99991671})
 # codes a batch read answers for ids it cannot take: invalid parameter, invalid user id, no such open
@@ -451,14 +452,45 @@ class DirectoryClient:
             department_id=department_id,
         )
 
-    def list_departments(self) -> list[dict[str, Any]]:
-        """Every department in the app's contact scope (children of the root, recursively)."""
+    def list_departments(self, parent: str = "0") -> list[dict[str, Any]]:
+        """Every department under `parent` (the root: all of them), recursively."""
         return self._pages(
             "departments.children",
-            "/open-apis/contact/v3/departments/0/children",
-            "listing departments",
+            f"{DEPARTMENTS}/{quote(parent, safe='')}/children",
+            f"listing departments under {parent}",
             fetch_child="true",
         )
+
+    def get_department(self, department_id: str) -> dict[str, Any]:
+        payload, _ = self._send(
+            "departments.get",
+            "GET",
+            f"{DEPARTMENTS}/{quote(department_id, safe='')}",
+            params=self._params(),
+            what=f"reading department {department_id}",
+        )
+        return (payload.get("data") or {}).get("department") or {}
+
+    def contact_scope(self) -> tuple[list[str], list[str]]:
+        """获取通讯录授权范围: the departments and users the app's contact range names (not the
+        sub-departments of those departments), in department_id_type and user_id_type."""
+        departments: list[str] = []
+        users: list[str] = []
+        token: str | None = None
+        while True:
+            payload, _ = self._send(
+                "scopes",
+                "GET",
+                "/open-apis/contact/v3/scopes",
+                params=self._params(page_size=100, page_token=token),
+                what="reading the app's contact range",
+            )
+            data = payload.get("data") or {}
+            departments.extend(data.get("department_ids") or [])
+            users.extend(data.get("user_ids") or [])
+            if not data.get("has_more"):
+                return departments, users
+            token = data.get("page_token")
 
     def batch_get_id(self, emails: list[str], mobiles: list[str]) -> list[dict[str, Any]]:
         """Who holds these e-mails / mobiles (50 of each a call)."""

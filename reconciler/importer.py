@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .config import Settings, outside
 from .desired import user_file_names
 from .diff import live_value
-from .errors import ConfigError, ReconcilerError
+from .errors import ApiError, ConfigError, ReconcilerError
 from .fields import BY_NAME, FIELDS, IDENTITY_KEY, Kind
 from .yamlio import dump_yaml
 
@@ -153,16 +153,50 @@ def check_import_target(directory: Path, force: bool) -> list[str]:
     return existing
 
 
+def read_contact_range(
+    client: DirectoryClient, settings: Settings
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The departments and users the app may see. An app with the all-members range lists the root;
+    any other gets 40004 for it (获取部门直属用户列表) and reads what 获取通讯录授权范围 names instead:
+    its departments with their sub-departments and members, and the users named one by one."""
+    try:
+        root_members = client.find_by_department("0")
+    except ApiError as exc:
+        if exc.code != 40004:
+            raise
+    else:
+        departments = client.list_departments()
+        users = root_members + [
+            u
+            for d in departments
+            if d.get(settings.department_id_type)
+            for u in client.find_by_department(d[settings.department_id_type])
+        ]
+        return departments, users
+    range_departments, range_users = client.contact_scope()
+    departments = []
+    for dept in dict.fromkeys(range_departments):
+        departments.append(client.get_department(dept))
+        departments.extend(client.list_departments(dept))
+    departments = list({d.get(settings.department_id_type): d for d in departments}.values())
+    users = [
+        u
+        for d in departments
+        if d.get(settings.department_id_type)
+        for u in client.find_by_department(d[settings.department_id_type])
+    ]
+    users += list(client.fetch_users(range_users).values())
+    return departments, users
+
+
 def import_tenant(
     directory: Path, settings: Settings, base_url: str, client: DirectoryClient, existing: list[str]
 ) -> ImportOutcome:
     """Read every department in the app's contact scope and its members, and write the directory."""
-    departments = client.list_departments()
+    departments, users = read_contact_range(client, settings)
     seen: dict[str, dict[str, Any]] = {}
-    for dept in ["0", *(d.get(settings.department_id_type) for d in departments)]:
-        if dept:
-            for user in client.find_by_department(dept):
-                seen.setdefault(user[settings.user_id_type], user)
+    for user in users:
+        seen.setdefault(user[settings.user_id_type], user)
     dept_text, files = import_directory(list(seen.values()), departments, settings)
     users_dir = directory / "users"
     users_dir.mkdir(parents=True, exist_ok=True)

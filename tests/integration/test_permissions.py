@@ -216,3 +216,19 @@ def test_an_app_without_read_permission_fails_with_the_permission_named(tenant: 
     result = _as(tenant, "cli_bare", "plan", directory=org)
     assert result.exit_code == 1
     assert "contact:contact.base:readonly" in result.output
+
+
+def test_a_department_scoped_app_imports_its_range_and_the_plan_converges(tenant: Live, tmp_path: Path):
+    target = tmp_path / "imported"
+    imported = _as(tenant, "cli_eng", "import", directory=target)
+    assert imported.exit_code == 0, imported.output
+    engineering = {u["open_id"] for u in tenant.state()["users"] if ENGINEERING in u["department_ids"]}
+    written = {
+        (target / "users" / p.name).read_text("utf-8").split("user_id: ")[1].split("\n")[0]
+        for p in (target / "users").iterdir()
+    }
+    assert written == engineering
+    assert "Engineering" in (target / "departments.yaml").read_text("utf-8")
+    assert "Sales" not in (target / "departments.yaml").read_text("utf-8")
+    again = _as(tenant, "cli_eng", "plan", "--detailed-exitcode", directory=target)
+    assert again.exit_code == 0, again.output
