@@ -13,7 +13,7 @@ from typing import Any
 from .client import DirectoryClient
 from .codes import explain
 from .config import Settings
-from .diff import diff_field, fingerprint, visible
+from .diff import answered, diff_field, fingerprint
 from .errors import ApiError, ReconcilerError
 from .fields import Lane
 from .plan import APPLIED, FAILED, SKIPPED, STALE, UNVERIFIED, ApplyReport, Plan, UserChange, UserResult
@@ -149,7 +149,7 @@ def _read_back(report: ApplyReport, plan: Plan, client: DirectoryClient) -> None
     for result in applied:
         now = readback.get(result.user_id)
         change = changes[result.user_id]
-        unreadable = [] if now is None else [f.field for f in change.changes if not visible(now, f.field)]
+        unreadable = [] if now is None else [f.field for f in change.changes if not answered(now, f.field)]
         differs = [
             f.field
             for f in change.changes

@@ -29,7 +29,7 @@ from .lock import apply_lock
 from .pipeline import PlanRequest, load_valid, make_plan, open_client
 from .plan import ApplyReport, Plan, UserResult
 from .planfile import PlanMismatch, check_same_target, load_plan, reviewed_hash, save_plan, verify
-from .render import RENDERERS, REPORT_RENDERERS, render_invalid_markdown
+from .render import RENDERERS, REPORT_RENDERERS, render_invalid_markdown, visible
 
 DEMO_APP = Credentials("cli_demo", "demo-secret")
 
@@ -491,8 +491,9 @@ def show_cmd(plan_file: Path, fmt: str, show_sensitive: bool) -> None:
 def import_cmd(directory: Path, force: bool) -> None:
     """Write one YAML file per live user (bootstrap a directory repo from Feishu).
 
-    Reads every department in the app's contact scope and its members (the app needs the all-members
-    contact range: department 0 is listed); writes departments.yaml and users/<handle>.yaml with the
+    Reads every department in the app's contact range and its members: with the all-members range the
+    whole tenant; with a range of departments, those departments, their sub-departments and the users
+    the range names (GET contact/v3/scopes). Writes departments.yaml and users/<handle>.yaml with the
     non-empty writable fields, department aliases and @handle leaders, and records in reconciler.yaml
     the base_url it imported from, so that `plan` right after `import` shows no changes.
     """
@@ -512,6 +513,36 @@ def import_cmd(directory: Path, force: bool) -> None:
     if done.dropped:
         click.echo(f"Removed from protected (no such imported user): {', '.join('@' + d for d in done.dropped)}")
     click.echo("Review them, commit, then run `reconciler plan`: it should show no changes.")
+
+
+@cli.command("doctor")
+@dir_option
+@user_errors
+def doctor_cmd(directory: Path) -> None:
+    """Check that this app can plan and apply this directory; sends no write.
+
+    \b
+    Checks, for the tenant in reconciler.yaml (or FEISHU_BASE_URL):
+      credentials   FEISHU_APP_ID / FEISHU_APP_SECRET get a tenant token
+      permissions   each permission the declared fields, the uniqueness checks and apply need,
+                    by its documented name (GET application/v6/scopes lists what is granted)
+      contact range the managed departments and every declared user are in the app's range
+    Exit 1 when something plan or apply needs is missing; what only import or --show-unmanaged
+    need is reported as optional.
+    """
+    from .doctor import diagnose  # the doctor code loads only when used
+
+    state, result = load_valid(directory)
+    with open_client(state.settings) as client:
+        checks = diagnose(state, result, client)
+    for check in checks:
+        mark = "ok" if check.ok else ("MISSING" if check.required else "optional, missing")
+        click.echo(visible(f"[{mark}] {check.topic}: {check.detail}"))
+    failed = [c for c in checks if not c.ok and c.required]
+    if failed:
+        click.echo(f"{len(failed)} problem(s): plan or apply would fail or leave fields unmanaged.")
+        raise SystemExit(1)
+    click.echo("Everything plan and apply need is in place.")
 
 
 @cli.command("emulator")

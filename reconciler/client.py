@@ -471,6 +471,14 @@ class DirectoryClient:
         )
         return (payload.get("data") or {}).get("department") or {}
 
+    def granted_permissions(self) -> list[str]:
+        """查询租户授权状态 (GET application/v6/scopes, no permission needed): the scope names granted."""
+        payload, _ = self._send(
+            "application.scopes", "GET", "/open-apis/application/v6/scopes", what="reading the app's permissions"
+        )
+        scopes = (payload.get("data") or {}).get("scopes") or []
+        return [s["scope_name"] for s in scopes if isinstance(s, dict) and s.get("grant_status") == 1]
+
     def contact_scope(self) -> tuple[list[str], list[str]]:
         """获取通讯录授权范围: the departments and users the app's contact range names (not the
         sub-departments of those departments), in department_id_type and user_id_type."""

@@ -26,7 +26,7 @@ def live_value(live: dict[str, Any], name: str) -> Any:
     return live.get(name)
 
 
-def visible(live: dict[str, Any], name: str) -> bool:
+def answered(live: dict[str, Any], name: str) -> bool:
     """Whether the read answered this field: a field the app may not read is left out (字段权限要求),
     so a missing key means unknown, never empty."""
     if name == "is_frozen":
@@ -114,7 +114,7 @@ def diff_user(desired: dict[str, Any], live: dict[str, Any]) -> list[FieldChange
     """Changes of the readable declared fields the live record carries, in field-table order."""
     changes = []
     for name, value in desired.items():
-        if not BY_NAME[name].readable or not visible(live, name):  # not comparable: the planner says so
+        if not BY_NAME[name].readable or not answered(live, name):  # not comparable: the planner says so
             continue
         change = diff_field(name, value, live)
         if change is not None:
@@ -175,7 +175,7 @@ def fingerprint(live: dict[str, Any] | None, names: list[str]) -> str:
     if live is None:
         return "absent"
     values = {
-        n: comparable(BY_NAME[n], live_value(live, n)) if visible(live, n) else "(unreadable)"
+        n: comparable(BY_NAME[n], live_value(live, n)) if answered(live, n) else "(unreadable)"
         for n in sorted(names)
         if BY_NAME[n].readable
     }

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from .codes import explain
 from .desired import DesiredState
-from .diff import comparable, diff_user, fingerprint, is_clearing, live_value, patch_body, visible
+from .diff import answered, comparable, diff_user, fingerprint, is_clearing, live_value, patch_body
 from .fields import BY_NAME, WRITE_ONLY, lane_of
 from .plan import Plan, PlanError, UserChange
 from .validate import ResolvedUser, ValidationResult
@@ -102,10 +102,10 @@ class PlanBuilder:
             )
             return None
         fields = user.fields
-        unseen = [n for n in fields if BY_NAME[n].readable and not visible(current, n)]
+        unseen = [n for n in fields if BY_NAME[n].readable and not answered(current, n)]
         for name in unseen:  # the app may not read it: not compared, not sent (finish() says why)
             plan.unseen.setdefault(name, []).append(user.handle)
-        if "orders" in fields and "department_ids" not in fields and visible(current, "department_ids"):
+        if "orders" in fields and "department_ids" not in fields and answered(current, "department_ids"):
             live_depts = set(live_value(current, "department_ids") or [])
             stray = [o.get("department_id") for o in fields["orders"] if o.get("department_id") not in live_depts]
             if stray:

@@ -74,6 +74,36 @@ ALL: tuple[str, ...] = tuple(
 )
 
 
+# the console's names of the permissions above (the doc pages' 权限要求), shown beside the scope names
+TITLES: dict[str, str] = {
+    "contact:contact.base:readonly": "获取通讯录基本信息",
+    "contact:contact:access_as_app": "以应用身份访问通讯录",
+    "contact:contact:readonly": "读取通讯录",
+    "contact:contact:readonly_as_app": "以应用身份读取通讯录",
+    "contact:department.organize:readonly": "获取通讯录部门组织架构信息",
+    "contact:user.base:readonly": "获取用户基本信息",
+    "contact:user.email:readonly": "获取用户邮箱信息",
+    "contact:user.phone:readonly": "获取用户手机号",
+    "contact:user.gender:readonly": "获取用户性别",
+    "contact:user.employee:readonly": "获取用户受雇信息",
+    "contact:user.department:readonly": "获取用户组织架构信息",
+    "contact:user.employee_number:read": "查看成员工号",
+    "contact:user.employee_id:readonly": "获取用户 user ID",
+    "contact:user.user_geo": "查看成员数据驻留地",
+    "contact:user.job_level:readonly": "查询用户职级",
+    "contact:user.job_family:readonly": "查询用户所属的工作序列",
+    "contact:user.dotted_line_leader_info.read": "查看成员的虚线上级 ID",
+    "contact:user.id:readonly": "通过手机号或邮箱获取用户 ID",
+    "contact:contact": "更新通讯录",
+    "contact:user.base": "更新用户基本信息",
+}
+
+
+def titled(name: str) -> str:
+    """`contact:user.phone:readonly (获取用户手机号)`."""
+    return f"{name} ({TITLES[name]})" if name in TITLES else name
+
+
 def granted(needed: Iterable[str], held: Iterable[str]) -> bool:
     """True when any one of `needed` is held (an empty `needed` needs nothing)."""
     needed = tuple(needed)

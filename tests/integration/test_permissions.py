@@ -232,3 +232,41 @@ def test_a_department_scoped_app_imports_its_range_and_the_plan_converges(tenant
     assert "Sales" not in (target / "departments.yaml").read_text("utf-8")
     again = _as(tenant, "cli_eng", "plan", "--detailed-exitcode", directory=target)
     assert again.exit_code == 0, again.output
+
+
+# -- doctor ----------------------------------------------------------------------------------------
+
+
+def test_doctor_names_the_departments_and_users_outside_the_range(tenant: Live, org: Path):
+    result = _as(tenant, "cli_eng", "doctor", directory=org)
+    # cli_eng has every permission but sees only Engineering: the other departments are named
+    assert "[ok] credentials" in result.output
+    assert "[MISSING] permission" not in result.output
+    assert "Sales" in result.output and "outside the app's contact range" in result.output
+    assert result.exit_code == 1
+
+
+def test_doctor_names_each_missing_permission_by_its_documented_name(tenant: Live, org: Path):
+    result = _as(tenant, "cli_nophone", "doctor", directory=org)
+    assert result.exit_code == 1
+    missing = [line for line in result.output.splitlines() if line.startswith("[MISSING] permission")]
+    assert len(missing) == 1
+    assert "contact:user.phone:readonly (获取用户手机号)" in missing[0] and "mobile (12 users)" in missing[0]
+
+
+def test_doctor_exits_0_when_all_is_in_place_and_sends_no_write(live: Live, org: Path):
+    result = invoke(live, "doctor", "--dir", str(org))
+    assert result.exit_code == 0, result.output
+    assert "Everything plan and apply need is in place." in result.output
+    assert live.writes() == []
+
+
+def test_doctor_reports_wrong_credentials_with_the_documented_code(tenant: Live, org: Path):
+    result = invoke(tenant, "doctor", "--dir", str(org), env={"FEISHU_APP_SECRET": "wrong"})
+    assert result.exit_code == 1
+    assert "10015" in result.output and "FEISHU_APP_SECRET" in result.output
+
+
+def test_doctor_marks_what_only_import_needs_as_optional(tenant: Live, org: Path):
+    seedless = _as(tenant, "cli_noid", "doctor", directory=org)
+    assert "[MISSING] permission: contact:user.id:readonly" in seedless.output
