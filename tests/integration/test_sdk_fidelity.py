@@ -200,3 +200,56 @@ def test_freezing_the_founder_answers_44036(sdk: lark.Client, seed_user_ids: dic
         .build()
     )
     assert resp.code == 44036
+
+
+def _patch(sdk: lark.Client, uid: str, body: dict) -> lark.BaseResponse:
+    user = lark.JSON.unmarshal(lark.JSON.marshal(body), User)
+    return sdk.contact.v3.user.patch(PatchUserRequest.builder().user_id(uid).request_body(user).build())
+
+
+def test_the_patch_answer_carries_the_documented_top_level_is_frozen(sdk: lark.Client, seed_user_ids: dict[str, str]):
+    resp = _patch(sdk, seed_user_ids["zhangsan"], {"city": "Ningbo"})
+    assert resp.success(), (resp.code, resp.msg)
+    assert resp.data.user.is_frozen is False and resp.data.user.city == "Ningbo"
+
+
+@pytest.mark.parametrize(
+    ("attr", "code"),
+    [
+        ({"type": "TEXT", "id": "C-skills", "value": {"url": "http://x"}}, 41046),  # TEXT needs text
+        ({"type": "TEXT", "id": "C-skills", "value": {"text": "x" * 101}}, 40001),  # text ≤ 100
+        ({"type": "GENERIC_USER", "id": "C-skills", "value": {"text": "x"}}, 41046),  # needs generic_user
+        ({"type": "COLOUR", "id": "C-skills", "value": {"text": "x"}}, 40001),  # unknown type
+        ({"type": "HREF", "id": "C-skills", "value": {"text": "x"}}, 41048),  # HREF needs url
+    ],
+)
+def test_custom_attrs_are_validated_per_type(sdk: lark.Client, seed_user_ids: dict[str, str], attr: dict, code: int):
+    resp = _patch(sdk, seed_user_ids["zhangsan"], {"custom_attrs": [attr]})
+    assert resp.code == code, (resp.code, resp.msg)
+
+
+def test_duplicate_department_ids_are_refused(sdk: lark.Client, seed_user_ids: dict[str, str]):
+    resp = _patch(sdk, seed_user_ids["zhangsan"], {"department_ids": [ENGINEERING, ENGINEERING]})
+    assert resp.code == 40001
+
+
+def test_orders_without_a_primary_leave_exactly_one_primary(
+    sdk: lark.Client, live: Live, seed_user_ids: dict[str, str]
+):
+    uid = seed_user_ids["zhangsan"]
+    orders = [
+        {"department_id": ENGINEERING, "department_order": 1, "is_primary_dept": False},
+        {"department_id": PRODUCT, "department_order": 5, "is_primary_dept": False},
+    ]
+    resp = _patch(sdk, uid, {"department_ids": [ENGINEERING, PRODUCT], "orders": orders})
+    assert resp.success(), (resp.code, resp.msg)
+    primaries = [o["department_id"] for o in live.user(uid)["orders"] if o["is_primary_dept"]]
+    assert primaries == [PRODUCT]  # the largest department_order (用户排序信息: 主部门)
+
+
+def test_injected_faults_do_not_reach_the_token_endpoint_unless_named(sdk: lark.Client, live: Live, seed_user_ids):
+    live.faults(rate=1.0, kinds=["503"], seed=1)
+    resp = sdk.contact.v3.user.get(GetUserRequest.builder().user_id(seed_user_ids["zhangsan"]).build())
+    assert resp.code == 55001  # the token was issued; the API call got the fault
+    token_calls = [r for r in live.requests() if r["path"].endswith("tenant_access_token/internal")]
+    assert token_calls and all(r["code"] == 0 for r in token_calls)
