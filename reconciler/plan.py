@@ -82,7 +82,9 @@ class Plan:
     # declared fields the live records did not carry (the app may not read them): field → handles
     unseen: dict[str, list[str]] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # user and department ids → display names
-    app_id: str = ""  # the app that read live state; a plan applies only through the same app
+    # the app that read live state: not part of the hash, since README's setup plans with a read-only app
+    # and applies with another; under user_id_type open_id the ids are that app's (check_same_target)
+    app_id: str = ""
     options: dict[str, Any] = field(default_factory=dict)  # what shaped the writes: targets, since, sync_write_only
     format_version: str = FORMAT_VERSION
 
@@ -102,7 +104,6 @@ class Plan:
                 "desired": self.desired_digest,
                 "base_url": self.base_url,
                 "ids": [self.user_id_type, self.department_id_type],
-                "app_id": self.app_id,
                 "options": self.options,
                 "writes": [[c.user_id, c.body] for c in sorted(self.changes, key=lambda c: c.user_id)],
             },

@@ -63,13 +63,16 @@ def load_plan(path: Path) -> Plan:
 
 
 def check_same_target(saved: Plan, *, base_url: str, user_id_type: str, department_id_type: str, app_id: str) -> None:
-    """Refuse a plan made for another tenant, app or id type than the current settings."""
-    for what, then, now in (
+    """Refuse a plan made for another tenant or id type than the current settings, or under open_id
+    (issued per app) by another app."""
+    targets = [
         ("base_url", saved.base_url, base_url),
         ("user_id_type", saved.user_id_type, user_id_type),
         ("department_id_type", saved.department_id_type, department_id_type),
-        ("app (FEISHU_APP_ID)", saved.app_id, app_id),
-    ):
+    ]
+    if user_id_type == "open_id":
+        targets.append(("app (FEISHU_APP_ID)", saved.app_id, app_id))
+    for what, then, now in targets:
         if then != now:
             raise PlanMismatch(
                 f"the saved plan was made with {what} {then!r}, the current settings say {now!r}: a plan applies "

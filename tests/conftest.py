@@ -20,7 +20,8 @@ from reconciler.emulator import EmulatorServer, demo_seed, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = {"FEISHU_APP_ID": "cli_demo", "FEISHU_APP_SECRET": "demo-secret"}
-SECRETS = ("demo-secret",)
+READ_APP = {"FEISHU_APP_ID": "cli_demo_read", "FEISHU_APP_SECRET": "demo-read-secret"}  # no write permission
+SECRETS = ("demo-secret", "demo-read-secret")
 TOKEN_SHAPE = re.compile(r"t-[0-9a-f]{40}")  # what the emulator issues
 
 

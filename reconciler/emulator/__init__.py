@@ -148,7 +148,8 @@ def generate_org(
                 "orders": [{"department_id": dept, "user_order": 0, "department_order": 0, "is_primary_dept": True}],
             }
         )
-    return {"apps": [{"app_id": app_id, "app_secret": app_secret}], "departments": depts, "users": users}
+    read_only = [a for a in demo_seed()["apps"] if a["app_id"] == "cli_demo_read"]  # README's plan app
+    return {"apps": [{"app_id": app_id, "app_secret": app_secret}, *read_only], "departments": depts, "users": users}
 
 
 def generate_directory(n: int, root: Path, *, drift: float = 0.01, moves: int = 0, settings: str = "") -> Path:

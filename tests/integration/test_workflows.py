@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from reconciler import bundled
-from tests.conftest import APP, Live, leaked
+from tests.conftest import APP, READ_APP, Live, leaked
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -199,8 +199,8 @@ def run_workflow(
     context = {
         "secrets.FEISHU_APP_ID": APP["FEISHU_APP_ID"],
         "secrets.FEISHU_APP_SECRET": APP["FEISHU_APP_SECRET"],
-        "secrets.FEISHU_READ_APP_ID": APP["FEISHU_APP_ID"],
-        "secrets.FEISHU_READ_APP_SECRET": APP["FEISHU_APP_SECRET"],
+        "secrets.FEISHU_READ_APP_ID": READ_APP["FEISHU_APP_ID"],  # README's plan app: it cannot write
+        "secrets.FEISHU_READ_APP_SECRET": READ_APP["FEISHU_APP_SECRET"],
         "github.token": "fake-token",
         "github.event.pull_request.number": "7",
         "github.event.pull_request.head.repo.full_name": "someone/directory-fork" if fork else "acme/directory",
