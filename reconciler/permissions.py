@@ -61,6 +61,8 @@ ENDPOINT: dict[str, tuple[str, ...]] = {
     "users.batch_get_id": ("contact:user.id:readonly",),
     "users.patch": ("contact:contact", "contact:user.base"),
     "users.put": ("contact:contact",),
+    "users.create": ("contact:contact",),  # 创建用户
+    "users.delete": ("contact:contact",),  # 删除用户
     "scopes": ("contact:contact.base:readonly", "contact:contact:access_as_app", "contact:contact:readonly_as_app"),
     "application.scopes": (),  # 查询租户授权状态: 权限要求 无
 }

@@ -100,6 +100,9 @@ class Quotas:
         return {"x-ogw-ratelimit-limit": str(self.per_second), "x-ogw-ratelimit-reset": value}
 
 
+WRITES = ("users.patch", "users.put", "users.create", "users.delete")
+
+
 class Faults:
     """Seeded, reproducible failures: error rate over kinds, permanent rejections, token expiry."""
 
@@ -205,7 +208,7 @@ class Faults:
     def roll(self, endpoint: str) -> str | None:
         """The fault this request gets, if any: `rate` is the share of requests that fail, each with
         one of the configured kinds that can happen to this endpoint (44025 only to writes)."""
-        write = endpoint in ("users.patch", "users.put")
+        write = endpoint in WRITES
         kinds = tuple(k for k in self.kinds if k in ("500", "503", "drop") or (k == "44025" and write))
         return self._roll(endpoint, kinds)
 
@@ -219,7 +222,7 @@ class Faults:
             return  # token expiry and injected faults are the API's; the token endpoint is asked for by name
         with self.lock:
             self.seen += 1
-            if endpoint in ("users.patch", "users.put"):
+            if endpoint in WRITES:
                 self.writes += 1
             denied = (
                 self.deny_reads_after is not None

@@ -71,6 +71,8 @@ class Emulator:
             return "scopes", self.contact_scopes, None
         if path == APP_SCOPES and method == "GET":
             return "application.scopes", self.app_scopes, None
+        if path == USERS and method == "POST":
+            return "users.create", self.create_user, None
         if path.startswith(USERS + "/"):
             rest = path[len(USERS) + 1 :]
             if rest == "batch" and method == "GET":
@@ -81,7 +83,12 @@ class Emulator:
                 return "users.batch_get_id", self.batch_get_id, None
             if "/" not in rest and rest:
                 uid = unquote(rest)
-                handler = {"GET": self.get_user, "PATCH": self.patch_user, "PUT": self.put_user}.get(method)
+                handler = {
+                    "GET": self.get_user,
+                    "PATCH": self.patch_user,
+                    "PUT": self.put_user,
+                    "DELETE": self.delete_user,
+                }.get(method)
                 if handler:
                     return f"users.{method.lower()}", handler, uid
         if path.startswith(DEPTS + "/"):
@@ -180,6 +187,19 @@ class Emulator:
         self.faults.before_write(uid)
         user = self.store.patch_user(uid, body, uid_type, did_type, app)
         return 200, {"code": 0, "msg": "success", "data": {"user": user}}
+
+    def create_user(self, query: dict[str, list[str]], body: Any, arg: None, app: App) -> tuple[int, Any]:
+        uid_type, did_type = self._types(query)
+        token = query.get("client_token", [""])[-1] or None
+        self.faults.before_write(token or "")
+        user = self.store.create_user(body, uid_type, did_type, token, app)
+        return 200, {"code": 0, "msg": "success", "data": {"user": user}}
+
+    def delete_user(self, query: dict[str, list[str]], body: Any, uid: str, app: App) -> tuple[int, Any]:
+        uid_type, _ = self._types(query)
+        self.faults.before_write(uid)
+        self.store.delete_user(uid, body, uid_type, app)
+        return 200, {"code": 0, "msg": "success", "data": {}}
 
     def put_user(self, query: dict[str, list[str]], body: Any, uid: str, app: App) -> tuple[int, Any]:
         uid_type, did_type = self._types(query)

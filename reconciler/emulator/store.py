@@ -60,6 +60,7 @@ WRITABLE: dict[str, type | tuple[type, ...]] = {
 # Not returned by the read APIs (write-only in practice; see docs/feishu-api.md §6).
 WRITE_ONLY = ("avatar_key", "subscription_ids")
 PUT_REQUIRED = (("name", 41006), ("mobile", 41010), ("department_ids", 41041), ("employee_type", 41059))
+CREATE_REQUIRED = PUT_REQUIRED  # 创建用户: name, mobile, department_ids and employee_type are required
 MOBILE = re.compile(r"^(\+[1-9][0-9]{4,19}|1[0-9]{10})$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 INT32 = (-(2**31), 2**31 - 1)
@@ -140,6 +141,8 @@ class Store:
         self._index()
         self.apps: dict[str, App] = {a["app_id"]: self._app(a) for a in seed.get("apps", [])}
         self._json: dict[str, dict[tuple[str, ...], str]] = {}
+        self.created_by_token: dict[str, str] = {}  # client_token → the user it created
+        self.deleted: dict[str, dict[str, Any]] = {}  # user → the acceptors its deletion named
 
     # -- ids ---------------------------------------------------------------------------------
 
@@ -436,6 +439,67 @@ class Store:
             self._write(key, changes)
             return self.render_user(key, uid_type, did_type, endpoint="patch", app=app)
 
+    def create_user(
+        self, body: Any, uid_type: str, did_type: str, client_token: str | None, app: App | None = None
+    ) -> dict[str, Any]:
+        """创建用户: the required fields, the PATCH rules, a custom user_id, and client_token idempotency
+        (the same token returns the user it first created instead of creating again)."""
+        app = app or self.full_access
+        with self.lock:
+            if client_token and client_token in self.created_by_token:
+                return self.render_user(
+                    self.created_by_token[client_token], uid_type, did_type, endpoint="patch", app=app
+                )
+            if not isinstance(body, dict):
+                raise fail(40001, "param error: body must be a JSON object")
+            for field, code in CREATE_REQUIRED:
+                if body.get(field) in (None, "", []):
+                    raise fail(code, f"{field} is required")
+            custom = body.get("user_id")
+            if custom is not None:
+                if not isinstance(custom, str) or not ID_SHAPES["user_id"].fullmatch(custom):
+                    raise fail(41043, "employee id is invalid error")
+                if custom in self.by_user_id:
+                    raise fail(41011, "user id already exist error")
+            key = "ou_" + secrets.token_hex(16)
+            user_id = custom or secrets.token_hex(4)
+            self.users[key] = self._seed_user({"open_id": key, "user_id": user_id})
+            self.users[key]["status"].update(is_activated=False, is_unjoin=True)  # invited, not yet joined
+            self._index()
+            try:
+                changes = self._check_body(key, body, uid_type, did_type, replace=False, app=app)
+                changes.setdefault("join_time", int(time.time()))  # 创建用户: defaults to the time of the request
+                self._write(key, changes)
+            except ApiFailure:
+                del self.users[key]
+                self._index()
+                raise
+            if client_token:
+                self.created_by_token[client_token] = key
+            return self.render_user(key, uid_type, did_type, endpoint="patch", app=app)
+
+    def delete_user(self, uid: str, body: Any, uid_type: str, app: App | None = None) -> None:
+        """删除用户: the person becomes resigned and leaves their departments; acceptors are recorded."""
+        app = app or self.full_access
+        with self.lock:
+            key = self.user_key(uid, uid_type)
+            if key is None or not self.user_in_range(app, key):
+                raise fail(41050, "no user authority error")
+            user = self.users[key]
+            if user["status"].get("is_resigned"):
+                raise fail(42006, "user has resigned error")
+            if not all(self.dept_in_range(app, d) for d in user.get("department_ids", [])):
+                raise fail(40004, "no dept authority error", status=403)
+            acceptors = body if isinstance(body, dict) else {}
+            for field, value in acceptors.items():
+                if field.endswith("_acceptor_user_id"):
+                    if not isinstance(value, str) or self.user_key(value, uid_type) is None:
+                        raise fail(41052, "user resign acceptor is invalid error")
+            self._json.pop(key, None)
+            user["status"] = {**user["status"], "is_resigned": True, "is_activated": False}
+            user["department_ids"], user["orders"] = [], []
+            self.deleted[key] = dict(acceptors)
+
     def _writable_user(self, uid: str, uid_type: str, app: App) -> str:
         key = self.user_key(uid, uid_type)
         if key is None or not self.user_in_range(app, key):
@@ -655,6 +719,7 @@ class Store:
                 "departments": copy.deepcopy(list(self.departments.values())),
                 "users": copy.deepcopy(list(self.users.values())),
                 "founder": self.founder,
+                "deleted": copy.deepcopy(self.deleted),
                 "apps": [{"app_id": a, "app_secret": "(redacted)"} for a in sorted(self.apps)],
                 "tokens_issued": len(self.tokens),  # counted, never shown
             }

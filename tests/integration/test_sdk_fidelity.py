@@ -253,3 +253,59 @@ def test_injected_faults_do_not_reach_the_token_endpoint_unless_named(sdk: lark.
     assert resp.code == 55001  # the token was issued; the API call got the fault
     token_calls = [r for r in live.requests() if r["path"].endswith("tenant_access_token/internal")]
     assert token_calls and all(r["code"] == 0 for r in token_calls)
+
+
+def _create(sdk: lark.Client, body: dict, token: str | None = None) -> lark.BaseResponse:
+    from lark_oapi.api.contact.v3 import CreateUserRequest
+
+    request = CreateUserRequest.builder().request_body(lark.JSON.unmarshal(lark.JSON.marshal(body), User))
+    if token:
+        request = request.client_token(token)
+    return sdk.contact.v3.user.create(request.build())
+
+
+NEW_HIRE = {"name": "新人", "mobile": "+8613700000001", "department_ids": [ENGINEERING], "employee_type": 1}
+
+
+def test_create_makes_an_invited_user_with_the_declared_fields(sdk: lark.Client, live: Live):
+    resp = _create(sdk, {**NEW_HIRE, "job_title": "Engineer"})
+    assert resp.success(), (resp.code, resp.msg)
+    user = live.user(resp.data.user.open_id)
+    assert (user["name"], user["job_title"], user["department_ids"]) == ("新人", "Engineer", [ENGINEERING])
+    assert user["status"]["is_unjoin"] is True  # 创建用户: invited until they accept
+    assert [o["is_primary_dept"] for o in user["orders"]] == [True]
+
+
+@pytest.mark.parametrize(
+    ("drop", "code"), [("name", 41006), ("mobile", 41010), ("department_ids", 41041), ("employee_type", 41059)]
+)
+def test_create_requires_the_documented_fields(sdk: lark.Client, drop: str, code: int):
+    resp = _create(sdk, {k: v for k, v in NEW_HIRE.items() if k != drop})
+    assert resp.code == code
+
+
+def test_create_refuses_a_mobile_someone_has(sdk: lark.Client):
+    resp = _create(sdk, {**NEW_HIRE, "mobile": "13011111111"})  # 张三's
+    assert resp.code == 41001
+
+
+def test_the_same_client_token_creates_once(sdk: lark.Client, live: Live):
+    first = _create(sdk, NEW_HIRE, token="hire-1")
+    again = _create(sdk, NEW_HIRE, token="hire-1")
+    assert first.success() and again.success()
+    assert first.data.user.open_id == again.data.user.open_id
+    assert sum(1 for u in live.state()["users"] if u.get("mobile") == NEW_HIRE["mobile"]) == 1
+
+
+def test_delete_resigns_the_user_and_records_the_acceptors(sdk: lark.Client, live: Live, seed_user_ids):
+    from lark_oapi.api.contact.v3 import DeleteUserRequest, DeleteUserRequestBody
+
+    body = DeleteUserRequestBody.builder().docs_acceptor_user_id(seed_user_ids["lisi"]).build()
+    resp = sdk.contact.v3.user.delete(
+        DeleteUserRequest.builder().user_id(seed_user_ids["bob"]).request_body(body).build()
+    )
+    assert resp.success(), (resp.code, resp.msg)
+    assert live.user(seed_user_ids["bob"])["status"]["is_resigned"] is True
+    assert live.state()["deleted"][seed_user_ids["bob"]] == {"docs_acceptor_user_id": seed_user_ids["lisi"]}
+    twice = sdk.contact.v3.user.delete(DeleteUserRequest.builder().user_id(seed_user_ids["bob"]).build())
+    assert twice.code == 42006

@@ -92,6 +92,8 @@ def test_the_emulator_enforces_the_permission_of_every_endpoint_it_serves():
         ("GET", "/open-apis/contact/v3/users/ou_x"),
         ("PATCH", "/open-apis/contact/v3/users/ou_x"),
         ("PUT", "/open-apis/contact/v3/users/ou_x"),
+        ("POST", "/open-apis/contact/v3/users"),
+        ("DELETE", "/open-apis/contact/v3/users/ou_x"),
         ("GET", "/open-apis/contact/v3/departments/0/children"),
         ("GET", "/open-apis/contact/v3/departments/od-x"),
         ("GET", "/open-apis/contact/v3/scopes"),
