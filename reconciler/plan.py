@@ -18,8 +18,15 @@ FORMAT_VERSION = "1"
 
 
 class Action(str, Enum):
-    UPDATE = "~"
-    NOOP = " "
+    """What a planned change does to a person (JSON `changes[].action`); `mark` is its diff sign."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    OFFBOARD = "offboard"
+
+    @property
+    def mark(self) -> str:
+        return {"create": "+", "update": "~", "offboard": "-"}[self.value]
 
 
 @dataclass
@@ -42,10 +49,7 @@ class UserChange:
     fingerprint: str  # of the live values of `compared`, at plan time
     compared: list[str]  # declared readable fields
     write_only: list[str] = field(default_factory=list)  # declared but not comparable with live
-
-    @property
-    def action(self) -> Action:
-        return Action.UPDATE
+    action: str = Action.UPDATE.value
 
 
 @dataclass
@@ -121,10 +125,14 @@ class Plan:
         """user_id → the exact request body: what verification compares."""
         return {c.user_id: c.body for c in self.changes}
 
+    def count(self, action: Action) -> int:
+        return sum(1 for c in self.changes if c.action == action.value)
+
     def summary_line(self) -> str:
-        n = len(self.changes)
-        users = "user" if n == 1 else "users"
-        return f"Plan: {n} {users} to change ({self.field_count} fields), {len(self.unchanged)} unchanged."
+        return (
+            f"Plan: {self.count(Action.CREATE)} to create, {self.count(Action.UPDATE)} to change, "
+            f"{self.count(Action.OFFBOARD)} to offboard. {len(self.unchanged)} unchanged."
+        )
 
     def to_dict(self) -> dict[str, Any]:
         # a copy (renderers mask it), but not asdict's: it deep-copies every unchanged handle and
@@ -142,7 +150,9 @@ class Plan:
         }
         data["plan_hash"] = self.hash
         data["summary"] = {
-            "to_change": len(self.changes),
+            "to_create": self.count(Action.CREATE),
+            "to_change": self.count(Action.UPDATE),
+            "to_offboard": self.count(Action.OFFBOARD),
             "fields": self.field_count,
             "unchanged": len(self.unchanged),
             "unmanaged": len(self.unmanaged),

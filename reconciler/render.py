@@ -101,7 +101,8 @@ def _annotate(line: str, names: dict[str, str]) -> str:
 def _user_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
     lane = "  [1 QPS lane]" if change["lane"] == "1qps" else ""
     out = [
-        f"  {Action.UPDATE.value} @{change['handle']}  {change['name']}  {change['user_id']}  ({change['path']}){lane}"
+        f"  {Action(change['action']).mark} @{change['handle']}  {change['name']}  {change['user_id']}"
+        f"  ({change['path']}){lane}"
     ]
     for fc in change["changes"]:
         if BY_NAME[fc["field"]].kind is Kind.RECORDS:
@@ -202,9 +203,10 @@ def render_markdown(
         "",
         f"**{plan.summary_line()}**",
         "",
-        "| to change | fields | unchanged | 1-QPS lane | unmanaged | errors |",
-        "|---:|---:|---:|---:|---:|---:|",
-        f"| {s['to_change']} | {s['fields']} | {s['unchanged']} | {slow} | {s['unmanaged']} | {s['errors']} |",
+        "| to create | to change | to offboard | fields | unchanged | 1-QPS lane | unmanaged | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {s['to_create']} | {s['to_change']} | {s['to_offboard']} | {s['fields']} | {s['unchanged']} | {slow} "
+        f"| {s['unmanaged']} | {s['errors']} |",
         "",
         f"Plan hash: `{data['plan_hash']}` · desired state: `{data['desired_digest'][:32]}`",
         "",

@@ -38,10 +38,10 @@ def test_import_force_replaces_the_example_org_and_plan_shows_exactly_the_import
         assert "max_changes" in settings  # the other settings are kept
         plan = invoke(live, "plan", "--dir", "directory", "--detailed-exitcode")
         assert plan.exit_code == 0, plan.output
-        assert "Plan: 0 users to change (0 fields), 30 unchanged." in plan.output
+        assert "Plan: 0 to create, 0 to change, 0 to offboard. 30 unchanged." in plan.output
         run = run_workflow("plan.yml", live, repo)
         assert run.ok, run.output
-        assert "**Plan: 0 users to change (0 fields), 30 unchanged.**" in run.comments()[0]["body"]
+        assert "**Plan: 0 to create, 0 to change, 0 to offboard. 30 unchanged.**" in run.comments()[0]["body"]
 
 
 def test_import_without_force_refuses_to_replace_user_files(tmp_path: Path):

@@ -55,7 +55,7 @@ def test_plan_prints_every_changed_user_and_the_summary_line(run: Cli):
     result = run("plan", "--dir", str(run.directory))
     for handle in EXPECTED_BODIES:
         assert f"~ @{handle} " in result.output
-    assert "Plan: 5 users to change (7 fields), 7 unchanged." in result.output
+    assert "Plan: 0 to create, 5 to change, 0 to offboard. 7 unchanged." in result.output
 
 
 def test_plan_never_writes(run: Cli, live: Live):
@@ -81,7 +81,7 @@ def test_second_plan_after_apply_shows_no_changes(run: Cli):
     result = run("plan", "--dir", str(run.directory), "--detailed-exitcode")
     assert result.exit_code == 0, result.output
     assert "No changes." in result.output
-    assert "Plan: 0 users to change (0 fields), 12 unchanged." in result.output
+    assert "Plan: 0 to create, 0 to change, 0 to offboard. 12 unchanged." in result.output
 
 
 def test_field_absent_from_yaml_is_never_sent_even_when_live_differs(
@@ -121,7 +121,7 @@ def test_declared_user_missing_from_the_api_is_an_error_naming_its_file_and_othe
     assert result.exit_code == 1
     assert "users/ghost.yaml" in result.output
     assert "ou_doesnotexist was not returned by the API" in result.output
-    assert "Plan: 5 users to change (7 fields), 7 unchanged." in result.output
+    assert "Plan: 0 to create, 5 to change, 0 to offboard. 7 unchanged." in result.output
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ def test_a_plan_with_changes_prints_all_of_it_and_exits_2(live: Live, org: Path)
     done = _reconciler(live, "plan", "--dir", str(org), "--detailed-exitcode")
     assert done.returncode == 2, done.stderr
     assert done.stdout.rstrip().splitlines()[-1].startswith("Plan hash: ")
-    assert "Plan: 5 users to change" in done.stdout
+    assert "Plan: 0 to create, 5 to change" in done.stdout
 
 
 def test_a_plan_piped_into_cat_arrives_whole(live: Live, org: Path):
@@ -46,6 +46,6 @@ def test_demo_apply_converges_on_a_copy_and_leaves_the_packaged_example_untouche
     )
     assert done.returncode == 0, done.stderr
     assert "(directory/users/bob.yaml)" in done.stdout
-    assert done.stdout.rstrip().splitlines()[-2] == "Plan: 0 users to change (0 fields), 12 unchanged."
+    assert done.stdout.rstrip().splitlines()[-2] == "Plan: 0 to create, 0 to change, 0 to offboard. 12 unchanged."
     assert {p.name: p.read_bytes() for p in (bundled("example") / "users").iterdir()} == before
     assert list(tmp_path.iterdir()) == []

@@ -22,7 +22,7 @@ def test_import_then_plan_shows_no_changes_on_a_500_user_org(tmp_path: Path):
         assert len(list((target / "users").glob("*.yaml"))) == 500
         result = _run(live, "plan", "--dir", str(target), "--detailed-exitcode")
         assert result.exit_code == 0, result.output
-        assert "Plan: 0 users to change (0 fields), 500 unchanged." in result.output
+        assert "Plan: 0 to create, 0 to change, 0 to offboard. 500 unchanged." in result.output
 
 
 def test_imported_files_are_schema_valid_with_modeline_aliases_and_handles(tmp_path: Path):

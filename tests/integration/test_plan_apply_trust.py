@@ -126,7 +126,7 @@ def test_apply_of_a_saved_plan_shows_it_before_asking(run: Cli, live: Live, tmp_
     out = tmp_path / "plan.json"
     run("plan", "--dir", str(run.directory), "--out", str(out))
     result = run("apply", str(out), "--dir", str(run.directory))
-    assert "~ @bob" in result.output and "Plan: 5 users to change" in result.output
+    assert "~ @bob" in result.output and "Plan: 0 to create, 5 to change" in result.output
     assert "there is no terminal: pass --auto-approve" in result.output
     assert live.writes() == []
 
@@ -135,7 +135,7 @@ def test_show_renders_a_saved_plan_without_any_request(run: Cli, live: Live, tmp
     out = tmp_path / "plan.json"
     run("plan", "--dir", str(run.directory), "--out", str(out))
     live.clear()
-    for fmt, expected in (("text", "Plan: 5 users to change"), ("markdown", "<!-- reconciler-plan sha256:")):
+    for fmt, expected in (("text", "Plan: 0 to create, 5 to change"), ("markdown", "<!-- reconciler-plan sha256:")):
         result = run("show", str(out), "--format", fmt)
         assert result.exit_code == 0 and expected in result.output
     assert live.requests() == []
@@ -170,7 +170,7 @@ def test_targeted_plan_reads_and_shows_only_its_targets(run: Cli, live: Live, se
     batch = [r for r in live.requests() if r["path"] == BATCH]
     assert [sorted(r["query"]["user_ids"]) for r in batch] == [sorted([seed_user_ids["bob"], seed_user_ids["emma"]])]
     assert "~ @bob " in result.output and "~ @emma " in result.output and "@zhangsan" not in result.output
-    assert "Plan: 2 users to change (2 fields), 0 unchanged." in result.output
+    assert "Plan: 0 to create, 2 to change, 0 to offboard. 0 unchanged." in result.output
 
 
 def test_targeted_apply_patches_only_its_target(run: Cli, live: Live, seed_user_ids: dict[str, str]):

@@ -69,7 +69,7 @@ def _proxy_env(proxy: ThreadingHTTPServer, **extra: str) -> dict[str, str]:
 def test_plan_and_apply_go_through_the_proxy_named_by_http_proxy(run: Cli, live: Live, proxy, tmp_path: Path):
     env = _proxy_env(proxy)
     plan = run("plan", "--dir", str(run.directory), env=env)
-    assert plan.exit_code == 0 and "Plan: 5 users to change" in plan.output
+    assert plan.exit_code == 0 and "Plan: 0 to create, 5 to change" in plan.output
     applied = run("apply", "--dir", str(run.directory), "--auto-approve", env=env)
     assert applied.exit_code == 0 and "Apply: 5 applied" in applied.output
     seen = proxy.seen  # type: ignore[attr-defined]

@@ -302,7 +302,7 @@ def test_plan_workflow_comments_the_plan_with_its_identity_on_the_first_line(liv
     assert comment["user"]["login"] == BOT
     first, _, rest = comment["body"].partition("\n")
     assert first.startswith("<!-- reconciler-plan sha256:") and rest.startswith("### Feishu directory plan")
-    assert "**Plan: 5 users to change (7 fields), 7 unchanged.**" in comment["body"]
+    assert "**Plan: 0 to create, 5 to change, 0 to offboard. 7 unchanged.**" in comment["body"]
     assert live.writes() == []
 
 
@@ -407,7 +407,7 @@ def test_drift_workflow_opens_one_issue_with_both_remedies_then_closes_it(live: 
     assert run.ok, run.output
     issue = (run.state / "create.md").read_text()
     assert "Adopt the live value into git" in issue and "Revert live to git" in issue
-    assert "**Plan: 5 users to change (7 fields), 7 unchanged.**" in issue
+    assert "**Plan: 0 to create, 5 to change, 0 to offboard. 7 unchanged.**" in issue
     (run.state / "open_issue").write_text("12\n")
     again = run_workflow("drift.yml", live, workspace, run.state)
     assert again.ok and (run.state / "edit.md").exists()  # updated, not a second issue

@@ -81,8 +81,8 @@ def test_large_markdown_is_cut_in_the_details_never_in_the_summary(tmp_path: Pat
     assert len(render_text(plan)) > MARKDOWN_LIMIT
     md = render_markdown(plan)
     assert len(md) <= MARKDOWN_LIMIT
-    assert "**Plan: 1500 users to change (1500 fields), 0 unchanged.**" in md
-    assert "| 1500 | 1500 | 0 | 0 | 0 | 0 |" in md
+    assert "**Plan: 0 to create, 1500 to change, 0 to offboard. 0 unchanged.**" in md
+    assert "| 0 | 1500 | 0 | 1500 | 0 | 0 | 0 | 0 |" in md
     assert "more users not shown: the comment is limited to 65,000 characters" in md
     assert md.rstrip().endswith("</details>")
 
