@@ -15,8 +15,8 @@ from .codes import explain
 from .config import Settings
 from .diff import answered, diff_field, fingerprint
 from .errors import ApiError, ReconcilerError
-from .fields import Lane
-from .plan import APPLIED, FAILED, SKIPPED, STALE, UNVERIFIED, ApplyReport, Plan, UserChange, UserResult
+from .fields import Lane, normalise_mobile
+from .plan import APPLIED, FAILED, SKIPPED, STALE, UNVERIFIED, Action, ApplyReport, Plan, UserChange, UserResult
 
 
 class GuardRefused(ReconcilerError):
@@ -79,6 +79,38 @@ def _apply_one(
     return result
 
 
+def _create_one(change: UserChange, holder: str | None, client: DirectoryClient) -> UserResult:
+    """创建用户 with the plan's client_token: a re-sent request returns the person it created."""
+    result = _result(change, APPLIED)
+    if holder:
+        result.status = STALE
+        result.message = f"someone created this person since the plan was made (as {holder}); plan again"
+        return result
+    try:
+        created = client.create_user(change.body, change.client_token)
+        result.user_id = str(created.get(client.user_id_type) or "")
+        result.message = f"created as {result.user_id}; add `user_id: {result.user_id}` to {change.path}"
+    except ApiError as exc:
+        result.status, result.code, result.log_id = FAILED, exc.code, exc.log_id
+        result.message = f"{exc.code} {exc.msg}: {explain(exc.code)}"
+    except ReconcilerError as exc:
+        result.status, result.message = FAILED, str(exc)
+    return result
+
+
+def _holders(client: DirectoryClient, creates: list[UserChange]) -> dict[str, str]:
+    """Handles of planned hires whose mobile someone holds now (created since the plan, by anyone)."""
+    if not creates:
+        return {}
+    by_mobile = {normalise_mobile(c.body["mobile"]): c.handle for c in creates}
+    found: dict[str, str] = {}
+    for entry in client.batch_get_id([], sorted(c.body["mobile"] for c in creates)):
+        handle = by_mobile.get(normalise_mobile(entry.get("mobile")))
+        if handle and entry.get("user_id"):
+            found[handle] = entry["user_id"]
+    return found
+
+
 def apply_plan(
     plan: Plan,
     client: DirectoryClient,
@@ -95,8 +127,10 @@ def apply_plan(
     if not plan.changes:
         return report
     stop = stop or threading.Event()
+    creates = [c for c in plan.changes if c.action == Action.CREATE.value]
     try:
-        live = client.fetch_users(c.user_id for c in plan.changes)
+        live = client.fetch_users(c.user_id for c in plan.changes if c.user_id)
+        holders = _holders(client, creates)
     except ReconcilerError as exc:
         reason = f"not sent: live state could not be read before applying ({exc})"
         report.results = [_result(c, FAILED, reason) for c in plan.changes]
@@ -108,7 +142,10 @@ def apply_plan(
             result = _result(change, SKIPPED, "not sent: interrupted")
         else:
             try:
-                result = _apply_one(change, live.get(change.user_id), client, guard)
+                if change.action == Action.CREATE.value:
+                    result = _create_one(change, holders.get(change.handle), client)
+                else:
+                    result = _apply_one(change, live.get(change.user_id), client, guard)
             except Exception as exc:  # a bug of ours: this user is reported failed, the others still run
                 result = _result(
                     change, FAILED, f"internal error (a bug, please report it): {type(exc).__name__}: {exc}"
@@ -126,8 +163,8 @@ def apply_plan(
     ):
         slow_results = slow_pool.map(run, slow)
         normal_results = pool.map(run, normal)
-        results = {r.user_id: r for r in [*slow_results, *normal_results]}
-    report.results = [results[c.user_id] for c in plan.changes]
+        results = {r.handle: r for r in [*slow_results, *normal_results]}
+    report.results = [results[c.handle] for c in plan.changes]
     report.interrupted = stop.is_set()
     _read_back(report, plan, client)
     return report
@@ -145,10 +182,10 @@ def _read_back(report: ApplyReport, plan: Plan, client: DirectoryClient) -> None
             result.status = UNVERIFIED
             result.message = f"sent and accepted, but reading it back failed ({exc}); run plan to confirm"
         return
-    changes = {c.user_id: c for c in plan.changes}
+    changes = {c.handle: c for c in plan.changes}
     for result in applied:
         now = readback.get(result.user_id)
-        change = changes[result.user_id]
+        change = changes[result.handle]
         unreadable = [] if now is None else [f.field for f in change.changes if not answered(now, f.field)]
         differs = [
             f.field

@@ -429,6 +429,19 @@ class DirectoryClient:
         )
         return (payload.get("data") or {}).get("user") or {}
 
+    def create_user(self, body: dict[str, Any], client_token: str) -> dict[str, Any]:
+        """创建用户; the same client_token makes a re-sent request return the person it first created."""
+        payload, _ = self._send(
+            "users.create",
+            "POST",
+            USERS,
+            params=self._params(client_token=client_token),
+            body=body,
+            paced=True,
+            what="creating a user",
+        )
+        return (payload.get("data") or {}).get("user") or {}
+
     def _pages(self, endpoint: str, path: str, what: str, **params: Any) -> list[dict[str, Any]]:
         """Every item of a paginated listing (page_size 50, the documented maximum)."""
         out: list[dict[str, Any]] = []

@@ -3,14 +3,16 @@ reads it needs through the narrow LiveDirectory interface (it imports no HTTP co
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 from .codes import explain
 from .desired import DesiredState
 from .diff import answered, comparable, diff_user, fingerprint, is_clearing, live_value, patch_body
-from .fields import BY_NAME, WRITE_ONLY, lane_of
-from .plan import Plan, PlanError, UserChange
+from .fields import BY_NAME, FIELD_ORDER, WRITE_ONLY, Lane, lane_of, normalise_mobile
+from .plan import Action, FieldChange, Plan, PlanError, UserChange
 from .validate import ResolvedUser, ValidationResult
 
 LiveBatch = dict[str, dict[str, Any]]  # live users by id, as one batch read returns them
@@ -175,6 +177,34 @@ class PlanBuilder:
         plan.changes.append(change)
         return change
 
+    def add_hire(self, user: ResolvedUser) -> UserChange:
+        """Plan the creation of a person no live user holds the mobile of (创建用户): every declared
+        non-empty field is sent, with a client_token derived from the record, so that re-sending the
+        same create (a lost answer, a retry, a re-run job) returns the person instead of a second one."""
+        body = {
+            name: value
+            for name, value in sorted(user.fields.items(), key=lambda kv: FIELD_ORDER[kv[0]])
+            if comparable(BY_NAME[name], value) != comparable(BY_NAME[name], None) or BY_NAME[name].empty_is_a_value
+        }
+        digest = hashlib.sha256(
+            json.dumps([user.handle, body], sort_keys=True, ensure_ascii=False).encode()
+        ).hexdigest()
+        change = UserChange(
+            handle=user.handle,
+            user_id="",
+            name=str(body.get("name", "")),
+            path=user.path,
+            changes=[FieldChange(name, None, value) for name, value in body.items()],
+            body=body,
+            lane=Lane.NORMAL.value,
+            fingerprint=fingerprint(None, []),
+            compared=[],
+            action=Action.CREATE.value,
+            client_token=f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}",
+        )
+        self.plan.changes.append(change)
+        return change
+
     def finish(self) -> Plan:
         """The plan in file order, whatever order the users were added in."""
         plan = self.plan
@@ -208,7 +238,10 @@ def build_plan(
     """The Plan for validated users against live users (by id). Pure."""
     builder = PlanBuilder(state, result, base_url=base_url, sync_write_only=sync_write_only, since=since)
     for user in result.users:
-        builder.add(user, live.get(user.user_id))
+        if user.user_id:
+            builder.add(user, live.get(user.user_id))
+        else:
+            builder.add_hire(user)
     return builder.finish()
 
 
@@ -249,7 +282,7 @@ def check_unique_against_live(
             key = (name, comparable(BY_NAME[name], value))
             holder = holders.get(key)
             if holder and holder != change.user_id and key not in leaving:
-                src = next(u for u in result.users if u.user_id == change.user_id).source
+                src = next(u for u in result.users if u.handle == change.handle).source
                 line, col = src.locate([name])
                 where = f"{src.path}:{line}:{col}" if line else src.path
                 other = plan.names.get(holder, holder)
@@ -310,7 +343,7 @@ def plan_directory(
     declared users they do not cover are read here.
     """
     builder = PlanBuilder(state, result, base_url=live.base_url, sync_write_only=sync_write_only, since=since)
-    by_id = {u.user_id: u for u in result.users}
+    by_id = {u.user_id: u for u in result.users if u.user_id}
     # only the live records later steps look at are kept: the rest are freed batch by batch
     kept: dict[str, dict[str, Any]] = {}
     seen: set[str] = set()
@@ -338,6 +371,9 @@ def plan_directory(
                     tenant_ids[user_id] = current["user_id"]
     for user_id in by_id.keys() - seen:  # not returned by the API: errors, sorted by finish()
         builder.add(by_id[user_id], None, live.refused.get(user_id))
+    hires = [u for u in result.users if not u.user_id]
+    if hires:
+        _plan_hires(builder, hires, live, kept)
     plan = builder.finish()
     plan.app_id = live.app_id
     if scan_unmanaged:
@@ -358,6 +394,49 @@ def plan_directory(
     return plan
 
 
+def _plan_hires(
+    builder: PlanBuilder, hires: list[ResolvedUser], live: LiveDirectory, kept: dict[str, dict[str, Any]]
+) -> None:
+    """A file without user_id is a person to create, unless someone already holds its mobile (the field
+    创建用户 requires, unique in the tenant): then it is that person, whom a re-run after a lost answer
+    or a merge job run twice must update, not create again."""
+    found: dict[str, dict[str, Any]] = {}
+    mobiles = sorted({str(u.fields["mobile"]) for u in hires})
+    by_mobile = {normalise_mobile(m): m for m in mobiles}
+    for entry in live.batch_get_id([], mobiles):
+        mobile = by_mobile.get(normalise_mobile(entry.get("mobile")))
+        if mobile and entry.get("user_id"):
+            found[normalise_mobile(mobile)] = entry
+    holders = {u.handle: found.get(normalise_mobile(u.fields["mobile"])) for u in hires}
+    current: dict[str, dict[str, Any]] = {}
+    for batch in live.iter_users(sorted({h["user_id"] for h in holders.values() if h})):
+        current.update(batch)
+    for user in hires:
+        holder = holders[user.handle]
+        if holder is None:
+            builder.add_hire(user)
+            continue
+        uid = holder["user_id"]
+        if (holder.get("status") or {}).get("is_resigned"):
+            builder.plan.errors.append(
+                PlanError(
+                    user.handle,
+                    user.path,
+                    f"mobile: it belongs to {uid}, a person who has left (resigned); restore them (恢复已删除用户) "
+                    "and add `user_id` to this file, or declare another mobile",
+                    41001,
+                )
+            )
+            continue
+        builder.plan.warnings.append(
+            f"{user.path}: this person already exists as {uid} (they hold this mobile), so they are updated, "
+            f"not created; add `user_id: {uid}` to the file"
+        )
+        known = ResolvedUser(user.handle, user.path, uid, user.fields, user.source)
+        if builder.add(known, current.get(uid)) is not None and uid in current:
+            kept[uid] = current[uid]
+
+
 def _generic_users(body: dict[str, Any]) -> list[dict[str, Any]]:
     """The generic_user objects of a PATCH body's GENERIC_USER custom attributes."""
     out = []
@@ -369,7 +448,7 @@ def _generic_users(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _generic_user_ids(plan: Plan) -> set[str]:
-    return {p["id"] for c in plan.changes for p in _generic_users(c.body)}
+    return {p["id"] for c in plan.changes if c.action != Action.CREATE.value for p in _generic_users(c.body)}
 
 
 def _read_user_ids(live: LiveDirectory, ids: set[str]) -> dict[str, str]:
@@ -385,6 +464,9 @@ def _send_generic_users_as_user_ids(plan: Plan, tenant_ids: dict[str, str]) -> N
     (the answer follows user_id_type): rewrite the bodies, or make the user a plan error."""
     kept = []
     for change in plan.changes:
+        if change.action == Action.CREATE.value:  # 创建用户 takes GENERIC_USER ids in user_id_type
+            kept.append(change)
+            continue
         people = _generic_users(change.body)
         unknown = sorted({p["id"] for p in people if not tenant_ids.get(p["id"])})
         if unknown:

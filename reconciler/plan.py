@@ -50,6 +50,12 @@ class UserChange:
     compared: list[str]  # declared readable fields
     write_only: list[str] = field(default_factory=list)  # declared but not comparable with live
     action: str = Action.UPDATE.value
+    client_token: str = ""  # create: derived from the desired record, so a re-sent create creates nobody twice
+
+    @property
+    def key(self) -> str:
+        """Who this change is about: the user id, or for a person not yet created their handle."""
+        return self.user_id or "new:" + self.handle
 
 
 @dataclass
@@ -109,7 +115,7 @@ class Plan:
                 "base_url": self.base_url,
                 "ids": [self.user_id_type, self.department_id_type],
                 "options": self.options,
-                "writes": [[c.user_id, c.body] for c in sorted(self.changes, key=lambda c: c.user_id)],
+                "writes": [[c.key, c.body] for c in sorted(self.changes, key=lambda c: c.key)],
             },
             sort_keys=True,
             ensure_ascii=False,
@@ -122,8 +128,8 @@ class Plan:
         return f"<!-- reconciler-plan {self.hash} -->"
 
     def writes(self) -> dict[str, dict[str, Any]]:
-        """user_id → the exact request body: what verification compares."""
-        return {c.user_id: c.body for c in self.changes}
+        """user_id (a new hire: "new:handle") → the exact request body: what verification compares."""
+        return {c.key: c.body for c in self.changes}
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action == action.value)

@@ -82,7 +82,7 @@ def check_same_target(saved: Plan, *, base_url: str, user_id_type: str, departme
 
 def differences(saved: Plan, fresh: Plan) -> list[str]:
     """Who would be written differently, by handle and field name (no values: this is printed)."""
-    handles = {c.user_id: c.handle for c in [*saved.changes, *fresh.changes]}
+    handles = {c.key: c.handle for c in [*saved.changes, *fresh.changes]}
     then, now = saved.writes(), fresh.writes()
     out: list[str] = []
     for uid in sorted(then.keys() | now.keys(), key=lambda u: handles[u]):

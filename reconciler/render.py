@@ -100,11 +100,15 @@ def _annotate(line: str, names: dict[str, str]) -> str:
 
 def _user_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
     lane = "  [1 QPS lane]" if change["lane"] == "1qps" else ""
+    created = change["action"] == Action.CREATE.value
     out = [
-        f"  {Action(change['action']).mark} @{change['handle']}  {change['name']}  {change['user_id']}"
+        f"  {Action(change['action']).mark} @{change['handle']}  {change['name']}  {change['user_id'] or '(new)'}"
         f"  ({change['path']}){lane}"
     ]
     for fc in change["changes"]:
+        if created:
+            out.append(f"      + {fc['field']}: {_fmt(fc['field'], fc['after'], names)}")
+            continue
         if BY_NAME[fc["field"]].kind is Kind.RECORDS:
             out.append(f"      ~ {fc['field']}:")
             out.extend(f"          {_annotate(d, names)}" for d in fc["details"])
@@ -135,9 +139,13 @@ def _also_sent(change: dict[str, Any]) -> list[tuple[str, str]]:
 def _diff_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
     """One user as a GitHub `diff` block: live in red (-), git in green (+)."""
     lane = " · 1-QPS lane" if change["lane"] == "1qps" else ""
-    out = [f"@@ @{change['handle']} {change['name']} ({change['user_id']}) · {change['path']}{lane} @@"]
+    created = change["action"] == Action.CREATE.value
+    who = "new hire: created" if created else change["user_id"]
+    out = [f"@@ @{change['handle']} {change['name']} ({who}) · {change['path']}{lane} @@"]
     for fc in change["changes"]:
-        if BY_NAME[fc["field"]].kind is Kind.RECORDS:
+        if created:
+            out.append(f"+ {fc['field']}: {_fmt(fc['field'], fc['after'], names)}")
+        elif BY_NAME[fc["field"]].kind is Kind.RECORDS:
             for detail in fc["details"]:
                 where, _, values = _annotate(detail, names).partition(": ")
                 before, _, after = values.partition(" → ")
@@ -158,7 +166,7 @@ def render_text(plan: Plan, *, show_sensitive: bool = False, show_unmanaged: boo
     names = data["names"]
     lines: list[str] = []
     if data["changes"]:
-        lines.append(f"Reconciler will update these users in {data['base_url']} (user_id_type {data['user_id_type']}):")
+        lines.append(f"Reconciler will make these changes in {data['base_url']} (user_id_type {data['user_id_type']}):")
         lines.append("")
         for change in data["changes"]:
             lines.extend(_user_lines(change, names))

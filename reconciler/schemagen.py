@@ -180,8 +180,8 @@ def build_schema(patch_text: str, put_text: str) -> dict[str, Any]:
     rows = nest(parse_table_rows(table), request_example(patch_text))
     properties: dict[str, Any] = {
         "user_id": {
-            "description": "The user's id in the configured user_id_type (default open_id). "
-            "41043: 'user_id 的取值长度不能超过 64 个字符'.",
+            "description": "The user's id in the configured user_id_type (default open_id). Omit it for a "
+            "new hire: the person is created (创建用户). 41043: 'user_id 的取值长度不能超过 64 个字符'.",
             "type": "string",
             "minLength": 1,
             "maxLength": 64,
@@ -210,7 +210,6 @@ def build_schema(patch_text: str, put_text: str) -> dict[str, Any]:
         "department_ids and orders[].department_id.",
         "type": "object",
         "additionalProperties": False,
-        "required": ["user_id"],
         "properties": properties,
         "$defs": {"handle_ref": {"type": "string", "pattern": HANDLE_REF}},
     }

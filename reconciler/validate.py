@@ -202,7 +202,7 @@ def _resolve_user_ref(user: DesiredUser, value: Any, keys: list[Any], ids: dict[
             hint = f"; did you mean '@{near[0]}'?" if near else "; add users/" + value[1:] + ".yaml"
             out.append(_issue(user, keys, f"{value!r} is not a user file's handle{hint}"))
             return value
-        return target
+        return target or value
     return value
 
 
@@ -214,6 +214,44 @@ def _resolve_generic_user(user: DesiredUser, i: int, attr: Any, ids: dict[str, s
     keys = ["custom_attrs", i, "value", "generic_user", "id"]
     resolved = {**person, "id": _resolve_user_ref(user, person["id"], keys, ids, out)}
     return {**attr, "value": {**attr["value"], "generic_user": resolved}}
+
+
+# 创建用户: the fields a create requires, and the code it answers without each
+CREATE_REQUIRED = (("name", 41006), ("mobile", 41010), ("department_ids", 41041), ("employee_type", 41059))
+
+
+def _check_hire(user: DesiredUser, fields: dict[str, Any], out: list[Issue]) -> None:
+    """A file without user_id is a person to create: it must hold what 创建用户 requires."""
+    for name, code in CREATE_REQUIRED:
+        if fields.get(name) in (None, "", []):
+            out.append(
+                _issue(
+                    user,
+                    [],
+                    _with_code(
+                        f"{name} is missing: a file without user_id is a new hire, and creating a person needs "
+                        "name, mobile, department_ids and employee_type (or add the user_id of an existing person)",
+                        code,
+                    ),
+                )
+            )
+
+
+def _no_references_to_hires(user: DesiredUser, fields: dict[str, Any], hires: set[str], out: list[Issue]) -> None:
+    """A new hire has no id until created: nobody can name them as leader in the same change."""
+    data = user.data
+    refs = [("leader_user_id", data.get("leader_user_id"))]
+    refs += [("dotted_line_leader_user_ids", v) for v in data.get("dotted_line_leader_user_ids") or []]
+    for key, value in refs:
+        if isinstance(value, str) and value.startswith("@") and value[1:] in hires:
+            out.append(
+                _issue(
+                    user,
+                    [key],
+                    f"{value} is a new hire with no id until they are created: merge the hire first, add their "
+                    "user_id to their file, then reference them",
+                )
+            )
 
 
 def _check_orders(user: DesiredUser, fields: dict[str, Any], out: list[Issue]) -> None:
@@ -302,7 +340,7 @@ def _check_custom_attrs(user: DesiredUser, attrs: Any, out: list[Issue]) -> None
 
 
 def _leader_cycles(users: list[ResolvedUser]) -> list[tuple[ResolvedUser, list[str]]]:
-    by_id = {u.user_id: u for u in users}
+    by_id = {u.user_id: u for u in users if u.user_id}  # new hires have no id, and lead nobody yet
     found: list[tuple[ResolvedUser, list[str]]] = []
     reported: set[str] = set()
     for user in users:
@@ -323,6 +361,7 @@ def validate(state: DesiredState) -> ValidationResult:
     issues: list[Issue] = list(state.issues)
     checked: list[tuple[DesiredUser, list[Issue]]] = []
     ids: dict[str, str] = {}
+    hires: set[str] = set()  # files without a user_id: people to create
     accepts = schema_accepts()
     for user in state.users:
         ok = user.schema_ok if user.schema_ok is not None else accepts(user.data)
@@ -330,6 +369,9 @@ def validate(state: DesiredState) -> ValidationResult:
         checked.append((user, own))
         if isinstance(user.data.get(IDENTITY_KEY), str):
             ids[user.handle] = user.data[IDENTITY_KEY]
+        elif IDENTITY_KEY not in user.data:
+            hires.add(user.handle)
+            ids[user.handle] = ""  # a handle, but no id yet: _no_references_to_hires explains
     resolved: list[ResolvedUser] = []
     first_seen: dict[tuple[str, Any], DesiredUser] = {}
     for user, own in checked:
@@ -359,7 +401,10 @@ def validate(state: DesiredState) -> ValidationResult:
             fields["custom_attrs"] = [
                 _resolve_generic_user(user, i, a, ids, own) for i, a in enumerate(fields["custom_attrs"])
             ]
-        user_id = user.data[IDENTITY_KEY]
+        user_id = user.data.get(IDENTITY_KEY, "")
+        if not user_id:
+            _check_hire(user, fields, own)
+        _no_references_to_hires(user, fields, hires, own)
         if fields.get("leader_user_id") == user_id:
             own.append(_issue(user, ["leader_user_id"], _with_code("a user cannot lead themself", 41030)))
         if user_id in fields.get("dotted_line_leader_user_ids", []):

@@ -17,7 +17,8 @@ from typing import Any
 
 from .store import ApiFailure, Store, fail
 
-FAULT_KINDS = ("500", "503", "drop", "44025", "delay")
+# "lost": a write is carried out, then its answer never arrives (the connection closes)
+FAULT_KINDS = ("500", "503", "drop", "44025", "delay", "lost")
 
 
 class Quotas:
@@ -209,7 +210,7 @@ class Faults:
         """The fault this request gets, if any: `rate` is the share of requests that fail, each with
         one of the configured kinds that can happen to this endpoint (44025 only to writes)."""
         write = endpoint in WRITES
-        kinds = tuple(k for k in self.kinds if k in ("500", "503", "drop") or (k == "44025" and write))
+        kinds = tuple(k for k in self.kinds if k in ("500", "503", "drop") or (k in ("44025", "lost") and write))
         return self._roll(endpoint, kinds)
 
     def delay(self) -> None:

@@ -380,6 +380,10 @@ class _Handler(BaseHTTPRequestHandler):
             app.faults.delay()
             app.faults.one_way()  # the request's way to the server
             status, headers, body = app.handle(self.command, self.path, self.headers, raw, fault)
+            if fault == "lost":  # done, but the answer is lost on its way back
+                self.close_connection = True
+                self.connection.close()
+                return
             app.faults.one_way()  # the answer's way back
             if status >= 500:
                 self.close_connection = False

@@ -121,7 +121,7 @@ def test_schema_valid_documents_never_crash_the_pipeline(
     assert schema_issues(state.users[0]) == []
     assert schema_accepts()(doc)  # the fast path agrees, so valid files never pay for jsonschema
     result = validate(state)
-    live = {doc["user_id"]: _as_live(other, doc["user_id"])}
+    live = {doc["user_id"]: _as_live(other, doc["user_id"])} if "user_id" in doc else {}  # no id: a hire
     plan = build_plan(state, result, live, base_url="http://127.0.0.1:1")
     for render in RENDERERS.values():
         assert render(plan).strip()
