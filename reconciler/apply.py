@@ -27,7 +27,14 @@ def _result(change: UserChange, status: str, message: str = "") -> UserResult:
     return UserResult(change.handle, change.user_id, status, list(change.body), message)
 
 
-def check_guards(plan: Plan, settings: Settings, *, allow_large: bool = False, allow_freeze: bool = False) -> None:
+def check_guards(
+    plan: Plan,
+    settings: Settings,
+    *,
+    allow_large: bool = False,
+    allow_freeze: bool = False,
+    allow_offboard: bool = False,
+) -> None:
     """Refuse change classes that can hurt people unless explicitly allowed; the message names the flag."""
     n = len(plan.changes)
     if n > settings.max_changes and not allow_large:
@@ -40,6 +47,12 @@ def check_guards(plan: Plan, settings: Settings, *, allow_large: bool = False, a
         raise GuardRefused(
             f"the plan freezes {len(freezes)} users; max_freezes is {settings.max_freezes}. "
             "Pass --allow-freeze to apply anyway"
+        )
+    leavers = [c for c in plan.changes if c.action == Action.OFFBOARD.value]
+    if len(leavers) > settings.max_offboards and not allow_offboard:
+        raise GuardRefused(
+            f"the plan offboards {len(leavers)} people; max_offboards is {settings.max_offboards} "
+            "(reconciler.yaml). Review who leaves and pass --allow-offboard to apply anyway"
         )
     moves = [c for c in plan.changes if "department_ids" in c.body]
     if len(moves) > settings.max_department_moves and not allow_large:
@@ -70,7 +83,11 @@ def _apply_one(
         result.message = f"live values changed since the plan was made ({what} moved); plan again"
         return result
     try:
-        client.patch_user(change.user_id, change.body, lane=Lane(change.lane))
+        if change.action == Action.OFFBOARD.value and "is_frozen" not in change.body:
+            client.delete_user(change.user_id, change.body)  # offboarding: delete, with the acceptors
+            result.message = "deleted (删除用户)"
+        else:
+            client.patch_user(change.user_id, change.body, lane=Lane(change.lane))
     except ApiError as exc:
         result.status, result.code, result.log_id = FAILED, exc.code, exc.log_id
         result.message = f"{exc.code} {exc.msg}: {explain(exc.code)}"

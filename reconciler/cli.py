@@ -194,7 +194,12 @@ target_option = click.option(
     help="Count and list live users of the managed departments that no file declares "
     "(costs one extra read per 50 department members).",
 )
-@click.option("--since", metavar="REF", help="Send write-only fields whose YAML value changed since this git ref.")
+@click.option(
+    "--since",
+    metavar="REF",
+    help="Git ref of the state before this change: people whose file was removed since it are offboarded "
+    "(reconciler.yaml offboarding: freeze or delete), and write-only fields changed since it are sent.",
+)
 @click.option(
     "--sync-write-only", is_flag=True, help="Send every declared avatar_key and subscription_ids (cannot be compared)."
 )
@@ -281,10 +286,11 @@ def _run_apply(
     *,
     allow_large: bool,
     allow_freeze: bool,
+    allow_offboard: bool = False,
     progress_every: float = 10.0,
 ) -> ApplyReport:
     """Apply with guards; Ctrl-C lets requests in flight finish, skips the rest and still reports."""
-    check_guards(plan, settings, allow_large=allow_large, allow_freeze=allow_freeze)
+    check_guards(plan, settings, allow_large=allow_large, allow_freeze=allow_freeze, allow_offboard=allow_offboard)
     stop = threading.Event()
 
     def interrupted(signum: int, frame: Any) -> None:
@@ -332,8 +338,14 @@ def _show(plan: Plan, fmt: str, show_sensitive: bool) -> None:
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (CI). Without a terminal it is required.")
 @click.option("--allow-large", is_flag=True, help="Apply even beyond max_changes / max_department_moves.")
 @click.option("--allow-freeze", is_flag=True, help="Apply even beyond max_freezes.")
+@click.option("--allow-offboard", is_flag=True, help="Apply even beyond max_offboards (people whose file was removed).")
 @click.option("--show-sensitive", is_flag=True, help="Show mobile and e-mail values instead of masking them.")
-@click.option("--since", metavar="REF", help="Send write-only fields whose YAML value changed since this git ref.")
+@click.option(
+    "--since",
+    metavar="REF",
+    help="Git ref of the state before this change: people whose file was removed since it are offboarded "
+    "(reconciler.yaml offboarding: freeze or delete), and write-only fields changed since it are sent.",
+)
 @click.option(
     "--reviewed",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
@@ -358,6 +370,7 @@ def apply_cmd(
     auto_approve: bool,
     allow_large: bool,
     allow_freeze: bool,
+    allow_offboard: bool,
     show_sensitive: bool,
     since: str | None,
     reviewed: Path | None,
@@ -425,6 +438,7 @@ def apply_cmd(
             fmt,
             allow_large=allow_large,
             allow_freeze=allow_freeze,
+            allow_offboard=allow_offboard,
             progress_every=progress_every,
         )
     if report.interrupted:

@@ -442,6 +442,18 @@ class DirectoryClient:
         )
         return (payload.get("data") or {}).get("user") or {}
 
+    def delete_user(self, user_id: str, acceptors: dict[str, Any]) -> None:
+        """删除用户: the person is resigned; `acceptors` name who receives their resources."""
+        self._send(
+            "users.delete",
+            "DELETE",
+            f"{USERS}/{quote(user_id, safe='')}",
+            params=self._params(),
+            body=acceptors,
+            paced=True,
+            what=f"deleting user {user_id}",
+        )
+
     def _pages(self, endpoint: str, path: str, what: str, **params: Any) -> list[dict[str, Any]]:
         """Every item of a paginated listing (page_size 50, the documented maximum)."""
         out: list[dict[str, Any]] = []

@@ -38,6 +38,19 @@ QUOTA_BOUNDS = {
 }
 
 
+# 删除用户's request body: <name>_acceptor_user_id receives that kind of the leaver's resources
+ACCEPTORS = (
+    "department_chat",
+    "external_chat",
+    "docs",
+    "calendar",
+    "application",
+    "minutes",
+    "survey",
+    "anycross",
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     base_url: str = FEISHU_BASE_URL
@@ -48,6 +61,11 @@ class Settings:
     max_freezes: int = 5
     max_department_moves: int = 10
     protected: tuple[str, ...] = ()
+    # a person whose file is removed (relative to --since): freeze (reversible) or delete (删除用户)
+    offboarding: str = "freeze"
+    max_offboards: int = 3
+    # delete only: who receives the leaver's resources, by 删除用户's acceptor names: "@handle" or "leader"
+    offboarding_acceptors: Mapping[str, str] = field(default_factory=dict)
     quotas: Quotas = field(default_factory=Quotas)
     eager_reads: bool = False  # no effect any more (reads always overlap parsing); accepted so old files stay valid
 
@@ -89,7 +107,22 @@ def _parse_settings(data: Mapping[str, Any], path: str) -> Settings:
     for key in ("base_url", "user_id_type", "department_id_type"):
         if key in values and not isinstance(values[key], str):
             raise ConfigError(f"{path}: {key}: expected a string")
-    for key in ("max_changes", "max_freezes", "max_department_moves"):
+    if "offboarding" in values and values["offboarding"] not in ("freeze", "delete"):
+        raise ConfigError(f"{path}: offboarding: expected freeze (reversible) or delete, got {values['offboarding']!r}")
+    if "offboarding_acceptors" in values:
+        acc = values["offboarding_acceptors"]
+        if not isinstance(acc, Mapping) or not all(isinstance(v, str) for v in acc.values()):
+            raise ConfigError(
+                f"{path}: offboarding_acceptors: expected a mapping like {{docs: leader, calendar: '@lisi'}}"
+            )
+        unknown = sorted(set(acc) - set(ACCEPTORS))
+        if unknown:
+            raise ConfigError(
+                f"{path}: offboarding_acceptors: {', '.join(unknown)} is not an acceptor of 删除用户; known: "
+                f"{', '.join(ACCEPTORS)}"
+            )
+        values["offboarding_acceptors"] = dict(acc)
+    for key in ("max_changes", "max_freezes", "max_department_moves", "max_offboards"):
         if key in values and (not isinstance(values[key], int) or isinstance(values[key], bool) or values[key] < 0):
             raise ConfigError(f"{path}: {key}: expected a whole number ≥ 0, got {values[key]!r}")
     for key in ("require_complete", "eager_reads"):

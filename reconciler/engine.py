@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from .codes import explain
 from .desired import DesiredState
 from .diff import answered, comparable, diff_user, fingerprint, is_clearing, live_value, patch_body
-from .fields import BY_NAME, FIELD_ORDER, WRITE_ONLY, Lane, lane_of, normalise_mobile
+from .fields import BY_NAME, FIELD_ORDER, IDENTITY_KEY, WRITE_ONLY, Lane, lane_of, normalise_mobile
 from .plan import Action, FieldChange, Plan, PlanError, UserChange
 from .validate import ResolvedUser, ValidationResult
 
@@ -209,7 +209,9 @@ class PlanBuilder:
         """The plan in file order, whatever order the users were added in."""
         plan = self.plan
         order = self.order
-        plan.changes.sort(key=lambda c: order[c.handle])
+        # joiners and leavers first (a reviewer checks who comes and goes before what changes), then file order
+        rank = {Action.CREATE.value: 0, Action.OFFBOARD.value: 1, Action.UPDATE.value: 2}
+        plan.changes.sort(key=lambda c: (rank[c.action], order.get(c.handle, len(order)), c.handle))
         plan.unchanged.sort(key=order.__getitem__)
         plan.errors.sort(key=lambda e: order.get(e.handle, -1))
         for handles in plan.unseen.values():
@@ -334,6 +336,7 @@ def plan_directory(
     since: tuple[str, dict[str, dict[str, Any]]] | None = None,
     scan_unmanaged: bool = False,
     under_way: tuple[Iterable[LiveBatch], set[str]] | None = None,
+    leavers: dict[str, dict[str, Any]] | None = None,
 ) -> Plan:
     """Read the declared users (batch GET), diff each batch as it comes, then check uniqueness.
 
@@ -374,6 +377,8 @@ def plan_directory(
     hires = [u for u in result.users if not u.user_id]
     if hires:
         _plan_hires(builder, hires, live, kept)
+    if leavers:
+        _plan_leavers(builder, state, leavers, live, by_id)
     plan = builder.finish()
     plan.app_id = live.app_id
     if scan_unmanaged:
@@ -435,6 +440,88 @@ def _plan_hires(
         known = ResolvedUser(user.handle, user.path, uid, user.fields, user.source)
         if builder.add(known, current.get(uid)) is not None and uid in current:
             kept[uid] = current[uid]
+
+
+def _plan_leavers(
+    builder: PlanBuilder,
+    state: DesiredState,
+    leavers: dict[str, dict[str, Any]],
+    live: LiveDirectory,
+    declared: dict[str, ResolvedUser],
+) -> None:
+    """A file removed since --since is a leaver: frozen (reversible) or deleted (删除用户), as
+    reconciler.yaml's `offboarding` says. Protected users and tenant managers are refused here, in the
+    plan a reviewer sees, not at apply."""
+    settings = state.settings
+    plan = builder.plan
+    ids = {h: d.get(IDENTITY_KEY) for h, d in leavers.items()}
+    wanted = sorted({i for i in ids.values() if isinstance(i, str) and i and i not in declared})
+    current: dict[str, dict[str, Any]] = {}
+    for batch in live.iter_users(wanted):
+        current.update(batch)
+    for handle, user_id in sorted(ids.items()):
+        path = f"users/{handle}.yaml (removed)"
+        if not isinstance(user_id, str) or not user_id:
+            plan.warnings.append(f"{path}: it had no user_id, so nobody is offboarded for it")
+            continue
+        if user_id in declared:
+            continue  # the person moved to another file: not a leaver
+        person = current.get(user_id)
+        if person is None:
+            plan.warnings.append(f"{path}: {user_id} is not in the tenant (or outside the app's range): nothing to do")
+            continue
+        plan.names[user_id] = f"@{handle}"
+        status = person.get("status") or {}
+        if status.get("is_resigned") or (settings.offboarding == "freeze" and status.get("is_frozen")):
+            continue  # already where offboarding takes them
+        refusal = _offboard_refusal(handle, user_id, person, settings)
+        if refusal:
+            plan.errors.append(PlanError(handle, path, refusal))
+            continue
+        plan.changes.append(_offboard(handle, user_id, path, person, settings, state))
+
+
+def _offboard_refusal(handle: str, user_id: str, person: dict[str, Any], settings: Any) -> str:
+    if handle in settings.protected or user_id in settings.protected:
+        return "the file was removed, but the person is protected in reconciler.yaml: never offboarded"
+    if person.get("is_tenant_manager"):
+        return "the file was removed, but the person is a tenant manager: offboard them in the admin console"
+    return ""
+
+
+def _offboard(
+    handle: str, user_id: str, path: str, person: dict[str, Any], settings: Any, state: DesiredState
+) -> UserChange:
+    status = person.get("status") or {}
+    if settings.offboarding == "freeze":
+        body: dict[str, Any] = {"is_frozen": True}
+        changes = [FieldChange("is_frozen", bool(status.get("is_frozen")), True)]
+    else:
+        body = {}
+        for kind, who in settings.offboarding_acceptors.items():
+            target = person.get("leader_user_id") if who == "leader" else _handle_id(state, who)
+            if target:
+                body[f"{kind}_acceptor_user_id"] = target
+        changes = []
+    return UserChange(
+        handle=handle,
+        user_id=user_id,
+        name=str(person.get("name") or ""),
+        path=path,
+        changes=changes,
+        body=body,
+        lane=(Lane.SLOW if "is_frozen" in body else Lane.NORMAL).value,
+        fingerprint=fingerprint(person, ["is_frozen"]),
+        compared=["is_frozen"],
+        action=Action.OFFBOARD.value,
+    )
+
+
+def _handle_id(state: DesiredState, ref: str) -> str | None:
+    """The user_id a '@handle' names in the directory, if that file declares one."""
+    user = next((u for u in state.users if u.handle == ref.lstrip("@")), None)
+    value = user.data.get(IDENTITY_KEY) if user else None
+    return value if isinstance(value, str) else None
 
 
 def _generic_users(body: dict[str, Any]) -> list[dict[str, Any]]:

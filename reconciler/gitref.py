@@ -45,3 +45,15 @@ def user_files_at(ref: str, directory: Path, handles: list[str]) -> dict[str, di
         if issue is None and isinstance(data, dict):
             found[handle] = data
     return found
+
+
+def removed_user_files(ref: str, directory: Path, current: set[str]) -> dict[str, dict[str, Any]]:
+    """{handle: parsed file at `ref`} of the user files that existed at `ref` and exist no more."""
+    directory = directory.resolve()
+    top = Path(_git(["rev-parse", "--show-toplevel"], directory).decode().strip())
+    _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], top)
+    rel = directory.relative_to(top).as_posix()
+    prefix = f"{rel}/users/" if rel != "." else "users/"
+    names = _git(["ls-tree", "--name-only", f"{ref}", prefix], top).decode("utf-8", "replace").splitlines()
+    handles = [n.rsplit("/", 1)[-1].removesuffix(".yaml") for n in names if n.endswith(".yaml")]
+    return user_files_at(ref, directory, [h for h in handles if h not in current])

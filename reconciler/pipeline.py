@@ -157,11 +157,14 @@ def make_plan(
             wanted = _targets(state, req.targets)
             result.users = [u for u in result.users if u.handle in wanted]
         since = None
+        leavers: dict[str, dict[str, Any]] = {}
         if req.since:
             handles = [u.handle for u in result.users if WRITE_ONLY.intersection(u.fields)]
-            from .gitref import user_files_at  # git runs only when asked
+            from .gitref import removed_user_files, user_files_at  # git runs only when asked
 
             since = (req.since, user_files_at(req.since, req.directory, handles))
+            if not req.targets:  # a file removed since the ref is a leaver
+                leavers = removed_user_files(req.since, req.directory, {u.handle for u in state.users})
         plan = plan_directory(
             state,
             result,
@@ -170,6 +173,7 @@ def make_plan(
             since=since,
             scan_unmanaged=req.scan_unmanaged,
             under_way=(reads.results(), reads.asked) if reads is not None else None,
+            leavers=leavers,
         )
     finally:
         if reads is not None:

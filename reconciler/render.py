@@ -105,6 +105,8 @@ def _user_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
         f"  {Action(change['action']).mark} @{change['handle']}  {change['name']}  {change['user_id'] or '(new)'}"
         f"  ({change['path']}){lane}"
     ]
+    if change["action"] == Action.OFFBOARD.value:
+        out.append(f"      - {_offboarding(change)}")
     for fc in change["changes"]:
         if created:
             out.append(f"      + {fc['field']}: {_fmt(fc['field'], fc['after'], names)}")
@@ -118,22 +120,39 @@ def _user_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
                 f"{_fmt(fc['field'], fc['after'], names)}"
             )
     for name, why in _also_sent(change):
-        out.append(f"      = {name}: {_fmt(name, change['body'][name], names)}  ({why})")
+        out.append(f"      = {name}: {_fmt(_as_field(name), change['body'][name], names)}  ({why})")
     return out
 
 
 def _also_sent(change: dict[str, Any]) -> list[tuple[str, str]]:
-    """Body fields that are not changes: department_ids riding along with orders, write-only fields."""
+    """Body fields that are not changes: department_ids riding along with orders, write-only fields,
+    the acceptors of a deletion."""
     extra = sorted(set(change["body"]) - {fc["field"] for fc in change["changes"]})
     return [
         (
             n,
             "write-only: cannot be compared, sent as asked"
             if n in change["write_only"]
+            else "receives the leaver's resources (删除用户)"
+            if n.endswith("_acceptor_user_id")
             else "sent with orders: error 44002",
         )
         for n in extra
     ]
+
+
+def _as_field(name: str) -> str:
+    """An acceptor is a person: shown like a leader (name and id)."""
+    return "leader_user_id" if name.endswith("_acceptor_user_id") else name
+
+
+def _offboarding(change: dict[str, Any]) -> str:
+    if "is_frozen" in change["body"]:
+        return "file removed: the person is frozen (reversible: restore the file and set is_frozen: false)"
+    return (
+        "file removed: the person is deleted (删除用户; their resources go to the acceptors below, "
+        "else to their leader)"
+    )
 
 
 def _diff_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
@@ -142,6 +161,8 @@ def _diff_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
     created = change["action"] == Action.CREATE.value
     who = "new hire: created" if created else change["user_id"]
     out = [f"@@ @{change['handle']} {change['name']} ({who}) · {change['path']}{lane} @@"]
+    if change["action"] == Action.OFFBOARD.value:
+        out.append(f"- {_offboarding(change)}")
     for fc in change["changes"]:
         if created:
             out.append(f"+ {fc['field']}: {_fmt(fc['field'], fc['after'], names)}")
@@ -157,7 +178,7 @@ def _diff_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
             out.append(f"- {fc['field']}: {_fmt(fc['field'], fc['before'], names)}")
             out.append(f"+ {fc['field']}: {_fmt(fc['field'], fc['after'], names)}")
     for name, why in _also_sent(change):
-        out.append(f"  {name}: {_fmt(name, change['body'][name], names)}  ({why})")
+        out.append(f"  {name}: {_fmt(_as_field(name), change['body'][name], names)}  ({why})")
     return out
 
 

@@ -482,7 +482,11 @@ def _protected_issues(state: DesiredState, ids: dict[str, str]) -> list[Issue]:
         return []
     path = state.root / "reconciler.yaml"  # read again only to name the line of a problem
     line, col = locate(path.read_text("utf-8", "replace"), ["protected"]) if path.exists() else (None, None)
-    message = "matches no user file (handle) and no declared user_id; fix or remove the entry"
+    message = (
+        "matches no user file (handle) and no declared user_id; fix or remove the entry. If the file was "
+        "removed to offboard the person: they are protected, so they are never offboarded; restore the file, "
+        "or remove them from protected first"
+    )
     return [Issue(str(path), line, col, "protected", f"{entry!r} {message}") for entry in unmatched]
 
 
