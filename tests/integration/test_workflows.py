@@ -165,6 +165,46 @@ def _condition(expr: str, workdir: Path) -> bool:
     raise AssertionError(f"the workflow harness does not know the condition {expr!r}")
 
 
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.email=t@e", "-c", "user.name=t", *args], cwd=cwd, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def _commit_pull_request(workdir: Path) -> tuple[str, str]:
+    """The repository as a pull request: what was there first is the base commit, the working tree now
+    (the test's edits) the head commit on top of it. (base sha, head sha)."""
+    if not (workdir / ".git").exists():
+        _git(workdir, "init", "-q")
+        _git(workdir, "add", "-A")
+        _git(workdir, "commit", "-qm", "base", "--allow-empty")
+    _git(workdir, "add", "-A", "--", ".", ":!pr", ":!base", ":!*.md", ":!*.txt", ":!*.json")
+    _git(workdir, "commit", "-qm", "pull request", "--allow-empty")
+    base = _git(workdir, "rev-parse", "HEAD^")
+    (workdir.parent / "pr-base").write_text(base)
+    return base, _git(workdir, "rev-parse", "HEAD")
+
+
+def _squash_merge(workdir: Path) -> None:
+    """The push to main a merged pull request makes: the head's tree as one commit on the PR's base."""
+    base = workdir.parent / "pr-base"
+    if not base.exists():
+        _commit_pull_request(workdir)
+        return
+    _git(workdir, "add", "-A", "--", ".", ":!pr", ":!base", ":!*.md", ":!*.txt", ":!*.json")
+    tree = _git(workdir, "write-tree")
+    merged = _git(workdir, "commit-tree", tree, "-p", base.read_text().strip(), "-m", "merge")
+    _git(workdir, "reset", "-q", merged)
+
+
+def _sparse_clone(workdir: Path, target: Path) -> None:
+    """actions/checkout with sparse-checkout: directory and fetch-depth: 0."""
+    _git(workdir.parent, "clone", "-q", "--no-checkout", str(workdir), str(target))
+    _git(target, "sparse-checkout", "set", "directory")
+    _git(target, "checkout", "-q", "HEAD")
+
+
 def run_workflow(
     name: str, live: Live, workdir: Path, state: Path | None = None, *, fork: bool = False, secrets: bool = True
 ) -> Run:
@@ -212,6 +252,13 @@ def run_workflow(
     steps: list[tuple[str, int]] = []
     output = ""
     failed = False
+    triggers = workflow.get("on", workflow.get(True)) or {}  # YAML 1.1 reads the key `on` as true
+    if "pull_request" in triggers:
+        base_sha, head_sha = _commit_pull_request(workdir)
+        context["github.event.pull_request.base.sha"] = base_sha
+        context["github.event.pull_request.head.sha"] = head_sha
+    else:
+        _squash_merge(workdir)
     for number, step in enumerate(job["steps"]):
         if "if" in step:
             if not _condition(step["if"], workdir):
@@ -221,7 +268,7 @@ def run_workflow(
         if "uses" in step:
             path = (step.get("with") or {}).get("path")
             if step["uses"].startswith("actions/checkout@") and path == "pr":
-                shutil.copytree(workdir / "directory", workdir / "pr" / "directory")  # sparse: directory/ only
+                _sparse_clone(workdir, workdir / "pr")  # sparse: directory/ (and root files), full history
             elif step["uses"].startswith("actions/checkout@") and path:
                 (workdir / path).mkdir()
             continue
@@ -415,3 +462,17 @@ def test_drift_workflow_opens_one_issue_with_both_remedies_then_closes_it(live: 
     run_workflow("apply.yml", live, workspace, reviewed.state)
     settled = run_workflow("drift.yml", live, workspace, run.state)
     assert settled.ok and (run.state / "closed").read_text() == "12"
+
+
+def test_a_pull_request_that_removes_a_file_plans_the_leaver_and_the_merge_offboards_them(live: Live, workspace: Path):
+    _git(workspace, "init", "-q")
+    _git(workspace, "add", "-A")
+    _git(workspace, "commit", "-qm", "base")
+    (workspace / "directory" / "users" / "david.yaml").unlink()
+    planned = _reviewed(live, workspace)
+    (comment,) = planned.comments()
+    assert "1 to offboard" in comment["body"] and "@david" in comment["body"]
+    run = run_workflow("apply.yml", live, workspace, planned.state)
+    assert run.ok, run.output
+    frozen = [w for w in live.writes() if w["body"] == {"is_frozen": True}]
+    assert [w["path"].rsplit("/", 1)[-1] for w in frozen] == ["ou_172522ec1028ab781d9dfd17eaca4427"]
