@@ -62,6 +62,8 @@ class Settings:
     max_department_moves: int = 10
     protected: tuple[str, ...] = ()
     # a person whose file is removed (relative to --since): freeze (reversible) or delete (删除用户)
+    # the tenant's creator ('@handle' or user_id): Feishu refuses to freeze them (44036), and no API says who it is
+    founder: str = ""
     offboarding: str = "freeze"
     max_offboards: int = 3
     # delete only: who receives the leaver's resources, by 删除用户's acceptor names: "@handle" or "leader"
@@ -104,6 +106,10 @@ def _parse_settings(data: Mapping[str, Any], path: str) -> Settings:
             raise ConfigError(f"{path}: {key}: unknown setting; {hint}")
         values[key] = value
     defaults = Settings()
+    if "founder" in values:
+        if not isinstance(values["founder"], str):
+            raise ConfigError(f"{path}: founder: expected the founder's '@handle' or user_id")
+        values["founder"] = values["founder"].lstrip("@")
     for key in ("base_url", "user_id_type", "department_id_type"):
         if key in values and not isinstance(values[key], str):
             raise ConfigError(f"{path}: {key}: expected a string")

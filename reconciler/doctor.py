@@ -68,6 +68,10 @@ def needs(state: DesiredState, result: ValidationResult) -> list[Need]:
     if generic and settings.user_id_type != "user_id":
         out.append(Need((permissions.USER_ID_TYPE_USER_ID,), "GENERIC_USER custom attributes are sent by user_id"))
     out.append(Need(permissions.ENDPOINT["users.patch"], "apply updates users (PATCH)"))
+    if any(not u.user_id for u in result.users):
+        out.append(Need(permissions.ENDPOINT["users.create"], "apply creates the new hires (创建用户)"))
+    if settings.offboarding == "delete":
+        out.append(Need(permissions.ENDPOINT["users.delete"], "apply deletes leavers (删除用户, offboarding: delete)"))
     out.append(
         Need(permissions.ENDPOINT["users.find_by_department"], "import and plan --show-unmanaged list members", False)
     )

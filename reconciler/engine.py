@@ -484,6 +484,10 @@ def _plan_leavers(
 def _offboard_refusal(handle: str, user_id: str, person: dict[str, Any], settings: Any) -> str:
     if handle in settings.protected or user_id in settings.protected:
         return "the file was removed, but the person is protected in reconciler.yaml: never offboarded"
+    if settings.founder and settings.founder in (handle, user_id):
+        return (
+            "the file was removed, but the person is the tenant's founder (reconciler.yaml founder): never offboarded"
+        )
     if person.get("is_tenant_manager"):
         return "the file was removed, but the person is a tenant manager: offboard them in the admin console"
     return ""

@@ -130,3 +130,14 @@ def test_a_leaver_whose_file_came_back_is_not_offboarded_by_the_saved_plan(run: 
     assert result.exit_code == 1
     assert "no longer changed" in result.output
     assert live.writes() == []
+
+
+def test_the_founder_named_in_reconciler_yaml_is_never_offboarded(run: Cli, live: Live, repo: Path):
+    _settings(repo, "founder: '@david'\n")
+    _git(repo, "commit", "-qam", "founder")
+    (repo / "users" / "david.yaml").unlink()
+    planned = run("plan", "--dir", str(repo), "--since", "HEAD")
+    assert "is the tenant's founder (reconciler.yaml founder): never offboarded" in planned.output
+    applied = run("apply", "--auto-approve", "--dir", str(repo), "--since", "HEAD")
+    assert applied.exit_code == 1
+    assert live.writes() == []
