@@ -222,6 +222,20 @@ CREATE_REQUIRED = (("name", 41006), ("mobile", 41010), ("department_ids", 41041)
 
 def _check_hire(user: DesiredUser, fields: dict[str, Any], out: list[Issue]) -> None:
     """A file without user_id is a person to create: it must hold what 创建用户 requires."""
+    mobile = fields.get("mobile")
+    if (
+        isinstance(mobile, str)
+        and mobile
+        and not normalise_mobile(mobile).startswith("+86")
+        and not fields.get("email")
+    ):
+        out.append(
+            _issue(
+                user,
+                ["mobile"],
+                _with_code("a new hire with a non-+86 mobile needs an e-mail too (创建用户); declare email", 44020),
+            )
+        )
     for name, code in CREATE_REQUIRED:
         if fields.get(name) in (None, "", []):
             out.append(

@@ -96,3 +96,14 @@ def test_naming_a_hire_as_leader_before_they_exist_is_explained(run: Cli, org: P
     result = run("validate", "--dir", str(run.directory))
     assert result.exit_code == 1
     assert "@newbie is a new hire with no id until they are created" in result.output
+
+
+def test_a_hire_with_a_foreign_mobile_needs_an_email(run: Cli):
+    write_user(
+        run.directory,
+        "newbie",
+        HIRE.replace('"+8613700000009"', '"+41446681899"').replace("email: new.colleague@example.com\n", ""),
+    )
+    result = run("validate", "--dir", str(run.directory))
+    assert result.exit_code == 1
+    assert "newbie.yaml:3:1: mobile: a new hire with a non-+86 mobile needs an e-mail too" in result.output
