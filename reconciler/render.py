@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .fields import BY_NAME, SENSITIVE, Kind
+from .fields import BY_NAME, SENSITIVE, Kind, normalise_mobile
 from .permissions import field_permission
 from .plan import Action, ApplyReport, Plan
 from .yamlio import HIDDEN_CLASS
@@ -47,13 +47,41 @@ def plan_data(plan: Plan, *, show_sensitive: bool = False) -> dict[str, Any]:
         for change in data["changes"]:
             for fc in change["changes"]:
                 if fc["field"] in SENSITIVE:
-                    fc["before"] = MASK if fc["before"] else fc["before"]
-                    fc["after"] = MASK if fc["after"] else fc["after"]
+                    fc["before"] = mask(fc["field"], fc["before"])
+                    fc["after"] = mask(fc["field"], fc["after"])
                     fc["details"] = []
             for name in list(change["body"]):
                 if name in SENSITIVE:
-                    change["body"][name] = MASK
+                    change["body"][name] = mask(name, change["body"][name])
     return data
+
+
+# calling codes of one and two digits (ITU E.164); every other code has three
+_CC1 = {"1", "7"}
+_CC2 = set(
+    "20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 60 61 62 63 64 65 66 81 82 84 "
+    "86 90 91 92 93 94 95 98".split()
+)
+
+
+def mask(field: str, value: Any) -> Any:
+    """Personal data, reviewable but not readable: a mobile keeps its country code and last 4 digits,
+    an e-mail its first letter and its domain; anything else is MASK."""
+    if not value:
+        return value
+    if not isinstance(value, str):
+        return MASK
+    if field == "mobile":
+        digits = normalise_mobile(value)
+        if isinstance(digits, str) and digits.startswith("+") and digits[1:].isdigit() and len(digits) > 8:
+            body = digits[1:]
+            cc = body[:1] if body[:1] in _CC1 else body[:2] if body[:2] in _CC2 else body[:3]
+            return f"+{cc} {'•' * (len(body) - len(cc) - 4)}{body[-4:]}"
+        return MASK
+    local, at, domain = value.partition("@")
+    if at and local and domain:
+        return f"{local[0]}•••@{domain}"
+    return MASK
 
 
 def unseen_notes(data: dict[str, Any]) -> list[str]:
