@@ -265,7 +265,8 @@ def render_markdown(
         f"| {s['to_create']} | {s['to_change']} | {s['to_offboard']} | {s['fields']} | {s['unchanged']} | {slow} "
         f"| {s['unmanaged']} | {s['errors']} |",
         "",
-        f"Plan hash: `{data['plan_hash']}` · desired state: `{data['desired_digest'][:32]}`",
+        f"Tenant: `{_host(data['base_url'])}` · plan hash: `{data['plan_hash']}` · desired state: "
+        f"`{data['desired_digest'][:32]}`",
         "",
     ]
     notes = [f"error: {e['path']}: {e['message']}" for e in data["errors"]]
@@ -280,7 +281,9 @@ def render_markdown(
         budget -= len("\n".join(block)) + 1
     body: list[str] = []
     if data["changes"]:
-        body = ["<details><summary>Changes per user</summary>", ""]
+        # a plan of one person is read whole: shown expanded
+        opened = " open" if len(data["changes"]) == 1 else ""
+        body = [f"<details{opened}><summary>Changes per user</summary>", ""]
     shown = 0
     for change in data["changes"]:
         block = [*_fence(_diff_lines(change, data["names"]), "diff"), ""]
@@ -298,6 +301,12 @@ def render_markdown(
         )
         body.append("")
     return "\n".join(head + body + (tail if data["changes"] else [])) + "\n"
+
+
+def _host(url: str) -> str:
+    """The tenant's host, as shown in the comment: letters, digits, dots, dashes and a port only."""
+    host = url.split("://", 1)[-1].split("/", 1)[0]
+    return host if all(c.isalnum() or c in ".-:[]" for c in host) else "(unprintable host)"
 
 
 def _within(lines: list[str], budget: int, what: str) -> list[str]:

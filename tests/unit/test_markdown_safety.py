@@ -30,7 +30,11 @@ HOSTILE = [
     "<script>alert(1)</script>",
     "*bold* _em_ <b>b</b> &amp;",
 ]
-ALLOWED_HTML = {"<details><summary>Changes per user</summary>", "</details>"}
+ALLOWED_HTML = {
+    "<details><summary>Changes per user</summary>",
+    "<details open><summary>Changes per user</summary>",  # a plan of one person
+    "</details>",
+}
 
 
 def _plan(value: str) -> Plan:
@@ -119,3 +123,15 @@ def test_the_comment_stays_under_githubs_limit_whatever_the_errors_and_warnings(
     assert markdown.startswith(plan.marker() + "\n")
     many = [Issue("users/x.yaml", 1, 1, "name", "y" * 3000)] * 5000
     assert len(render_invalid_markdown(many)) <= 65_536
+
+
+def test_a_plan_of_one_person_is_shown_expanded_and_a_larger_one_collapsed():
+    one = _plan("alice")
+    assert "<details open><summary>" in render_markdown(one)
+    two = _plan("alice")
+    two.changes.append(_plan("bob").changes[0])
+    assert "<details><summary>" in render_markdown(two)
+
+
+def test_the_comment_names_the_tenant_it_planned():
+    assert "Tenant: `open.feishu.cn`" in render_markdown(_plan("alice"))
