@@ -62,6 +62,20 @@ def check_guards(
         )
 
 
+def foreseen_refusals(plan: Plan, settings: Settings) -> list[str]:
+    """What apply will refuse or skip in this plan, said in the plan a reviewer reads before merge."""
+    out = []
+    try:
+        check_guards(plan, settings)
+    except GuardRefused as exc:
+        out.append(f"apply will refuse this plan as it stands: {exc}")
+    protected = set(settings.protected)
+    for change in plan.changes:
+        if change.handle in protected or change.user_id in protected:
+            out.append(f"apply will skip @{change.handle}: protected in reconciler.yaml (never touched)")
+    return out
+
+
 def _apply_one(
     change: UserChange, live: dict[str, Any] | None, client: DirectoryClient, protected: frozenset[str]
 ) -> UserResult:

@@ -179,4 +179,7 @@ def make_plan(
         if reads is not None:
             reads.close()
     plan.options = req.options()
+    from .apply import foreseen_refusals  # the guards are apply's: one source for both
+
+    plan.warnings[:0] = foreseen_refusals(plan, settings)
     return state, result, plan

@@ -310,3 +310,17 @@ def test_a_change_to_a_user_feishu_refuses_to_update_is_a_plan_error_not_an_appl
         live.clear()
         assert invoke(live, "apply", "--dir", str(org), "--auto-approve").exit_code == 1
         assert live.writes() == []  # the plan has errors: nothing is applied
+
+
+def test_the_plan_says_which_guard_apply_will_trip_and_its_flag(run: Cli):
+    path = run.directory / "reconciler.yaml"
+    path.write_text(path.read_text("utf-8").replace("max_changes: 50", "max_changes: 1"), "utf-8")
+    result = run("plan", "--dir", str(run.directory), "--format", "markdown")
+    assert "apply will refuse this plan as it stands: the plan changes 5 users; max_changes is 1" in result.output
+    assert "--allow-large" in result.output
+
+
+def test_the_plan_says_apply_will_skip_a_protected_user(run: Cli):
+    _append(run.directory / "users" / "zhaolei.yaml", "city: Beijing\n")
+    result = run("plan", "--dir", str(run.directory))
+    assert "apply will skip @zhaolei: protected in reconciler.yaml" in result.output
