@@ -78,7 +78,16 @@ class PlanBuilder:
             desired_digest=state.digest,
         )
         self.plan.names.update(state.department_names())
-        self.plan.names.update({u.user_id: "@" + u.handle for u in result.users})
+        # people by name and handle: a reviewer reads "李四 (@lisi)", not an open_id
+        self.plan.names.update(
+            {
+                u.user_id: f"{u.fields['name']} (@{u.handle})"
+                if isinstance(u.fields.get("name"), str)
+                else "@" + u.handle
+                for u in result.users
+                if u.user_id
+            }
+        )
         self.plan.warnings = [str(i) for i in result.warnings]
         self.order = {u.handle: i for i, u in enumerate(result.users)}
         self.with_write_only = [u for u in result.users if not WRITE_ONLY.isdisjoint(u.fields)]

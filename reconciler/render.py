@@ -107,9 +107,8 @@ def _fmt(field: str, value: Any, names: dict[str, str]) -> str:
         return MASK
     if field in ID_FIELDS and field != "orders":
 
-        def one(v: Any) -> str:
-            name = names.get(str(v))
-            return f"{name} ({_short(str(v))})" if name else str(v)
+        def one(v: Any) -> str:  # a name where one is known; the raw id only where nothing names it
+            return names.get(str(v)) or str(v)
 
         if isinstance(value, list):
             return "[" + ", ".join(one(v) for v in value) + "]"

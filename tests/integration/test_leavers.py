@@ -63,7 +63,7 @@ def test_delete_sends_the_declared_acceptors(run: Cli, live: Live, repo: Path):
     (repo / "users" / "david.yaml").unlink()
     planned = run("plan", "--dir", str(repo), "--since", "HEAD")
     assert "the person is deleted (删除用户" in planned.output
-    assert "calendar_acceptor_user_id: @lisi" in planned.output
+    assert "calendar_acceptor_user_id: 李四 (@lisi)" in planned.output
     applied = run("apply", "--auto-approve", "--dir", str(repo), "--since", "HEAD")
     assert applied.exit_code == 0, applied.output
     (write,) = live.writes()
