@@ -138,7 +138,10 @@ def _user_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
         if created:
             out.append(f"      + {fc['field']}: {_fmt(fc['field'], fc['after'], names)}")
             continue
-        if BY_NAME[fc["field"]].kind is Kind.RECORDS:
+        if fc["field"] == "orders" and fc["before"] != MASK:
+            out.append("      ~ orders (where they sit in each department):")
+            out.extend(f"          {sign} {text}" for sign, text in _orders_lines(fc, names))
+        elif BY_NAME[fc["field"]].kind is Kind.RECORDS:
             out.append(f"      ~ {fc['field']}:")
             out.extend(f"          {_annotate(d, names)}" for d in fc["details"])
         else:
@@ -168,6 +171,32 @@ def _also_sent(change: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def _order_words(order: dict[str, Any]) -> str:
+    primary = "primary" if order.get("is_primary_dept") else "not primary"
+    return (
+        f"{primary}, position {order.get('user_order', 0)} in the department, "
+        f"department rank {order.get('department_order', 0)}"
+    )
+
+
+def _orders_lines(fc: dict[str, Any], names: dict[str, str]) -> list[tuple[str, str]]:
+    """An `orders` change in words, per department: (sign, text); sign is -, + or ~."""
+    before = {o.get("department_id"): o for o in fc["before"] or [] if isinstance(o, dict)}
+    after = {o.get("department_id"): o for o in fc["after"] or [] if isinstance(o, dict)}
+    out: list[tuple[str, str]] = []
+    for dept in [*before, *(d for d in after if d not in before)]:
+        name = names.get(str(dept)) or str(dept)
+        if dept not in after:
+            out.append(("-", f"{name}: {_order_words(before[dept])} (order removed)"))
+        elif dept not in before:
+            out.append(("+", f"{name}: {_order_words(after[dept])}"))
+        else:
+            merged = {**before[dept], **after[dept]}
+            if merged != before[dept]:
+                out.append(("~", f"{name}: {_order_words(before[dept])} → {_order_words(merged)}"))
+    return out
+
+
 def _as_field(name: str) -> str:
     """An acceptor is a person: shown like a leader (name and id)."""
     return "leader_user_id" if name.endswith("_acceptor_user_id") else name
@@ -193,6 +222,13 @@ def _diff_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
     for fc in change["changes"]:
         if created:
             out.append(f"+ {fc['field']}: {_fmt(fc['field'], fc['after'], names)}")
+        elif fc["field"] == "orders":
+            for sign, text in _orders_lines(fc, names):
+                if sign == "~":
+                    before, _, after = text.partition(" → ")
+                    out.extend([f"- orders: {before}", f"+ orders: {before.split(': ', 1)[0]}: {after}"])
+                else:
+                    out.append(f"{sign} orders: {text}")
         elif BY_NAME[fc["field"]].kind is Kind.RECORDS:
             for detail in fc["details"]:
                 where, _, values = _annotate(detail, names).partition(": ")

@@ -135,3 +135,19 @@ def test_a_plan_of_one_person_is_shown_expanded_and_a_larger_one_collapsed():
 
 def test_the_comment_names_the_tenant_it_planned():
     assert "Tenant: `open.feishu.cn`" in render_markdown(_plan("alice"))
+
+
+def test_an_orders_change_is_described_in_words_not_json():
+    from reconciler.render import render_text
+
+    plan = _plan("alice")
+    before = [{"department_id": "od-a", "user_order": 1, "department_order": 5, "is_primary_dept": True}]
+    after = [{"department_id": "od-a", "user_order": 9}]
+    plan.changes[0].changes = [FieldChange("orders", before, after, ["ignored json details"])]
+    plan.names["od-a"] = "Engineering"
+    text = render_text(plan)
+    assert (
+        "~ Engineering: primary, position 1 in the department, department rank 5 → "
+        "primary, position 9 in the department, department rank 5"
+    ) in text
+    assert "ignored json details" not in text and '"user_order"' not in text
