@@ -11,8 +11,11 @@ rules), then each batch is diffed as it arrives.
 
 from __future__ import annotations
 
+import os
 import queue
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -143,6 +146,19 @@ def _targets(state: DesiredState, targets: tuple[str, ...]) -> set[str]:
     return wanted
 
 
+def _commit_of(directory: Path) -> str:
+    """The commit the directory is checked out at (else GITHUB_SHA), or "" outside git."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        done = None
+    if done is not None and done.returncode == 0:
+        return done.stdout.strip()
+    return os.environ.get("GITHUB_SHA", "").lower()
+
+
 def make_plan(
     req: PlanRequest, client: DirectoryClient, settings: Settings | None = None
 ) -> tuple[DesiredState, ValidationResult, Plan]:
@@ -179,6 +195,8 @@ def make_plan(
         if reads is not None:
             reads.close()
     plan.options = req.options()
+    plan.planned_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    plan.commit = _commit_of(req.directory)
     from .apply import foreseen_refusals  # the guards are apply's: one source for both
 
     plan.warnings[:0] = foreseen_refusals(plan, settings)

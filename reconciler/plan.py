@@ -96,6 +96,9 @@ class Plan:
     # and applies with another; under user_id_type open_id the ids are that app's (check_same_target)
     app_id: str = ""
     options: dict[str, Any] = field(default_factory=dict)  # what shaped the writes: targets, since, sync_write_only
+    # provenance for the reviewer, not part of the identity: the commit of the directory and when it was planned
+    commit: str = ""
+    planned_at: str = ""
     format_version: str = FORMAT_VERSION
 
     @property
@@ -193,6 +196,8 @@ class Plan:
                     "names",
                     "app_id",
                     "options",
+                    "commit",
+                    "planned_at",
                 )
                 if k in data
             }

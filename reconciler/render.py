@@ -300,13 +300,14 @@ def render_markdown(
         f"| {s['to_create']} | {s['to_change']} | {s['to_offboard']} | {s['fields']} | {s['unchanged']} | {slow} "
         f"| {s['unmanaged']} | {s['errors']} |",
         "",
-        f"Tenant: `{_host(data['base_url'])}` · plan hash: `{data['plan_hash']}` · desired state: "
-        f"`{data['desired_digest'][:32]}`",
+        f"Tenant: `{_host(data['base_url'])}`{_provenance(data)} · plan hash: `{data['plan_hash']}` · "
+        f"desired state: `{data['desired_digest'][:32]}`",
         "",
     ]
     notes = [f"error: {e['path']}: {e['message']}" for e in data["errors"]]
     notes += [f"warning: {w}" for w in data["warnings"]]
     notes += [f"note: {n}" for n in unseen_notes(data)]
+    notes += [f"note: {n}" for n in data["write_only_notes"]]  # fields that are not sent, said in the comment too
     tail = ["</details>", ""]
     budget = limit - len("\n".join(head + tail)) - 400
     if notes:
@@ -336,6 +337,17 @@ def render_markdown(
         )
         body.append("")
     return "\n".join(head + body + (tail if data["changes"] else [])) + "\n"
+
+
+def _provenance(data: dict[str, Any]) -> str:
+    """` · commit `abc1234` · planned 2026-11-30 18:00 UTC`, for what the plan knows of both."""
+    out = ""
+    commit = str(data.get("commit") or "")
+    if commit and all(c in "0123456789abcdef" for c in commit):
+        out += f" · commit `{commit[:12]}`"
+    if re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", str(data.get("planned_at") or "")):
+        out += f" · planned {data['planned_at']}"
+    return out
 
 
 def _host(url: str) -> str:

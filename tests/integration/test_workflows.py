@@ -476,3 +476,12 @@ def test_a_pull_request_that_removes_a_file_plans_the_leaver_and_the_merge_offbo
     assert run.ok, run.output
     frozen = [w for w in live.writes() if w["body"] == {"is_frozen": True}]
     assert [w["path"].rsplit("/", 1)[-1] for w in frozen] == ["ou_172522ec1028ab781d9dfd17eaca4427"]
+
+
+def test_the_plan_comment_names_the_commit_and_when_it_was_planned(live: Live, workspace: Path):
+    run = run_workflow("plan.yml", live, workspace)
+    assert run.ok, run.output
+    (comment,) = run.comments()
+    head = _git(workspace, "rev-parse", "HEAD")
+    assert f"commit `{head[:12]}`" in comment["body"]
+    assert re.search(r"planned \d{4}-\d\d-\d\d \d\d:\d\d UTC", comment["body"])

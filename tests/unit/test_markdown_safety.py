@@ -151,3 +151,16 @@ def test_an_orders_change_is_described_in_words_not_json():
         "primary, position 9 in the department, department rank 5"
     ) in text
     assert "ignored json details" not in text and '"user_order"' not in text
+
+
+def test_notes_on_fields_that_are_not_sent_are_in_the_comment():
+    plan = _plan("alice")
+    plan.write_only_notes = ["@alice: avatar_key cannot be compared with live state; not sent."]
+    assert "avatar_key cannot be compared" in render_markdown(plan)
+
+
+def test_a_hostile_commit_or_time_is_left_out_of_the_comment():
+    plan = _plan("alice")
+    plan.commit, plan.planned_at = "`](evil)", "<script>"
+    markdown = render_markdown(plan)
+    assert "evil" not in markdown and "<script>" not in markdown
