@@ -7,6 +7,7 @@ departments) and converted on the way in and out according to user_id_type/depar
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import hmac
 import json
@@ -102,6 +103,12 @@ class App:
 
     def holds(self, needed: tuple[str, ...]) -> bool:
         return permissions.granted(needed, self.scopes)
+
+
+@functools.cache
+def _hidden_fields(scopes: frozenset[str]) -> frozenset[str]:
+    """The response fields an app holding `scopes` may not read (once per set of scopes: reads are hot)."""
+    return frozenset(k for k, need in permissions.FIELD_READ.items() if not permissions.granted(need, scopes))
 
 
 # what a visible field reads as when it is unset (fields.Field.empty): the read APIs return every
@@ -309,7 +316,8 @@ class Store:
         if endpoint != "get":  # docs: top-level is_frozen is listed for batch/find_by_department/PATCH, not GET
             out["is_frozen"] = out["status"]["is_frozen"]
         # 字段权限要求: a field the app may not read is left out, not emptied
-        return {k: v for k, v in out.items() if app.holds(permissions.FIELD_READ.get(k, ()))}
+        hidden = _hidden_fields(app.scopes)
+        return {k: v for k, v in out.items() if k not in hidden} if hidden else out
 
     def _out_attr(self, attr: dict[str, Any], uid_type: str) -> dict[str, Any]:
         """GENERIC_USER values are stored as user_ids and answered in user_id_type (修改用户部分信息)."""
