@@ -14,6 +14,7 @@ from .client import DirectoryClient
 from .codes import explain
 from .config import Settings
 from .diff import answered, diff_field, fingerprint
+from .engine import mobile_holders
 from .errors import ApiError, ReconcilerError
 from .fields import Lane, normalise_mobile
 from .plan import APPLIED, FAILED, SKIPPED, STALE, UNVERIFIED, Action, ApplyReport, Plan, UserChange, UserResult
@@ -96,18 +97,24 @@ def _apply_one(
         what = ", ".join(moved) if moved else "a declared field it does not change"
         result.message = f"live values changed since the plan was made ({what} moved); plan again"
         return result
-    try:
-        if change.action == Action.OFFBOARD.value and "is_frozen" not in change.body:
-            client.delete_user(change.user_id, change.body)  # offboarding: delete, with the acceptors
+    if change.action == Action.OFFBOARD.value and "is_frozen" not in change.body:
+        if _sent(result, lambda: client.delete_user(change.user_id, change.body)):  # delete, with the acceptors
             result.message = "deleted (删除用户)"
-        else:
-            client.patch_user(change.user_id, change.body, lane=Lane(change.lane))
+    else:
+        _sent(result, lambda: client.patch_user(change.user_id, change.body, lane=Lane(change.lane)))
+    return result
+
+
+def _sent(result: UserResult, request: Callable[[], Any]) -> Any:
+    """The answer of one write, or None with `result` marked failed and why."""
+    try:
+        return request()
     except ApiError as exc:
         result.status, result.code, result.log_id = FAILED, exc.code, exc.log_id
         result.message = f"{exc.code} {exc.msg}: {explain(exc.code)}"
     except ReconcilerError as exc:
         result.status, result.message = FAILED, str(exc)
-    return result
+    return None
 
 
 def _create_one(change: UserChange, holder: str | None, client: DirectoryClient) -> UserResult:
@@ -117,15 +124,10 @@ def _create_one(change: UserChange, holder: str | None, client: DirectoryClient)
         result.status = STALE
         result.message = f"someone created this person since the plan was made (as {holder}); plan again"
         return result
-    try:
-        created = client.create_user(change.body, change.client_token)
+    created = _sent(result, lambda: client.create_user(change.body, change.client_token))
+    if created is not None:
         result.user_id = str(created.get(client.user_id_type) or "")
         result.message = f"created as {result.user_id}; add `user_id: {result.user_id}` to {change.path}"
-    except ApiError as exc:
-        result.status, result.code, result.log_id = FAILED, exc.code, exc.log_id
-        result.message = f"{exc.code} {exc.msg}: {explain(exc.code)}"
-    except ReconcilerError as exc:
-        result.status, result.message = FAILED, str(exc)
     return result
 
 
@@ -133,13 +135,9 @@ def _holders(client: DirectoryClient, creates: list[UserChange]) -> dict[str, st
     """Handles of planned hires whose mobile someone holds now (created since the plan, by anyone)."""
     if not creates:
         return {}
-    by_mobile = {normalise_mobile(c.body["mobile"]): c.handle for c in creates}
-    found: dict[str, str] = {}
-    for entry in client.batch_get_id([], sorted(c.body["mobile"] for c in creates)):
-        handle = by_mobile.get(normalise_mobile(entry.get("mobile")))
-        if handle and entry.get("user_id"):
-            found[handle] = entry["user_id"]
-    return found
+    found = mobile_holders(client.batch_get_id([], sorted(c.body["mobile"] for c in creates)))
+    held = {c.handle: found.get(normalise_mobile(c.body["mobile"])) for c in creates}
+    return {handle: entry["user_id"] for handle, entry in held.items() if entry}
 
 
 def apply_plan(

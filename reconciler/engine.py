@@ -130,7 +130,7 @@ class PlanBuilder:
                     )
                 )
                 return None
-        changes = diff_user({k: v for k, v in fields.items() if k not in unseen} if unseen else fields, current)
+        changes = diff_user(fields, current)  # it compares only what the live record answered
         write_only = [] if WRITE_ONLY.isdisjoint(fields) else [n for n in fields if n in WRITE_ONLY]
         if not changes and not write_only:
             plan.unchanged.append(user.handle)
@@ -384,8 +384,7 @@ def plan_directory(
     for user_id in by_id.keys() - seen:  # not returned by the API: errors, sorted by finish()
         builder.add(by_id[user_id], None, live.refused.get(user_id))
     hires = [u for u in result.users if not u.user_id]
-    if hires:
-        _plan_hires(builder, hires, live, kept)
+    asked: set[str] = _plan_hires(builder, hires, live, kept, holders) if hires else set()
     if leavers:
         _plan_leavers(builder, state, leavers, live, by_id)
     plan = builder.finish()
@@ -395,38 +394,60 @@ def plan_directory(
         plan.unmanaged = unmanaged_users(result, members, state.settings.user_id_type)
     # only the values this plan changes are looked up: never a scan of the whole directory
     emails = sorted({c.body["email"] for c in plan.changes if c.body.get("email")})
-    mobiles = sorted({c.body["mobile"] for c in plan.changes if c.body.get("mobile")})
+    mobiles = sorted(
+        {
+            c.body["mobile"]
+            for c in plan.changes
+            if c.body.get("mobile") and normalise_mobile(c.body["mobile"]) not in asked
+        }
+    )
     if emails or mobiles:
         for entry in live.batch_get_id(emails, mobiles):
             for name in ("email", "mobile"):
                 if entry.get(name) and entry.get("user_id"):
                     holders[(name, comparable(BY_NAME[name], entry[name]))] = entry["user_id"]
     if plan.user_id_type != "user_id":
-        tenant_ids.update({k: v for k, v in _read_user_ids(live, _generic_user_ids(plan) - tenant_ids.keys()).items()})
+        tenant_ids.update(_read_user_ids(live, _generic_user_ids(plan) - tenant_ids.keys()))
         _send_generic_users_as_user_ids(plan, tenant_ids)
     check_unique_against_live(plan, result, kept, holders)
     return plan
 
 
+def mobile_holders(entries: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """batch_get_id's answer for mobiles: {normalised mobile: the entry of the user holding it}."""
+    return {
+        normalise_mobile(e["mobile"]): e
+        for e in entries
+        if isinstance(e, dict) and e.get("mobile") and e.get("user_id")
+    }
+
+
+def _read(live: LiveDirectory, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Live users by id, for the few reads planning makes besides the declared users'."""
+    found: dict[str, dict[str, Any]] = {}
+    for batch in live.iter_users(sorted(set(ids))):
+        found.update(batch)
+    return found
+
+
 def _plan_hires(
-    builder: PlanBuilder, hires: list[ResolvedUser], live: LiveDirectory, kept: dict[str, dict[str, Any]]
-) -> None:
+    builder: PlanBuilder,
+    hires: list[ResolvedUser],
+    live: LiveDirectory,
+    kept: dict[str, dict[str, Any]],
+    holders: dict[tuple[str, Any], str],
+) -> set[str]:
     """A file without user_id is a person to create, unless someone already holds its mobile (the field
     创建用户 requires, unique in the tenant): then it is that person, whom a re-run after a lost answer
-    or a merge job run twice must update, not create again."""
-    found: dict[str, dict[str, Any]] = {}
+    or a merge job run twice must update, not create again. Returns the mobiles it looked up, and records
+    their holders in `holders`, so the uniqueness check does not ask for them again."""
     mobiles = sorted({str(u.fields["mobile"]) for u in hires})
-    by_mobile = {normalise_mobile(m): m for m in mobiles}
-    for entry in live.batch_get_id([], mobiles):
-        mobile = by_mobile.get(normalise_mobile(entry.get("mobile")))
-        if mobile and entry.get("user_id"):
-            found[normalise_mobile(mobile)] = entry
-    holders = {u.handle: found.get(normalise_mobile(u.fields["mobile"])) for u in hires}
-    current: dict[str, dict[str, Any]] = {}
-    for batch in live.iter_users(sorted({h["user_id"] for h in holders.values() if h})):
-        current.update(batch)
+    found = mobile_holders(live.batch_get_id([], mobiles))
+    holders.update({("mobile", number): entry["user_id"] for number, entry in found.items()})
+    holder_of = {u.handle: found.get(normalise_mobile(u.fields["mobile"])) for u in hires}
+    current = _read(live, {h["user_id"] for h in holder_of.values() if h})
     for user in hires:
-        holder = holders[user.handle]
+        holder = holder_of[user.handle]
         if holder is None:
             builder.add_hire(user)
             continue
@@ -449,6 +470,7 @@ def _plan_hires(
         known = ResolvedUser(user.handle, user.path, uid, user.fields, user.source)
         if builder.add(known, current.get(uid)) is not None and uid in current:
             kept[uid] = current[uid]
+    return {normalise_mobile(m) for m in mobiles}
 
 
 def _plan_leavers(
@@ -464,10 +486,7 @@ def _plan_leavers(
     settings = state.settings
     plan = builder.plan
     ids = {h: d.get(IDENTITY_KEY) for h, d in leavers.items()}
-    wanted = sorted({i for i in ids.values() if isinstance(i, str) and i and i not in declared})
-    current: dict[str, dict[str, Any]] = {}
-    for batch in live.iter_users(wanted):
-        current.update(batch)
+    current = _read(live, (i for i in ids.values() if isinstance(i, str) and i and i not in declared))
     for handle, user_id in sorted(ids.items()):
         path = f"users/{handle}.yaml (removed)"
         if not isinstance(user_id, str) or not user_id:
@@ -552,11 +571,7 @@ def _generic_user_ids(plan: Plan) -> set[str]:
 
 
 def _read_user_ids(live: LiveDirectory, ids: set[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    if ids:
-        for batch in live.iter_users(sorted(ids)):
-            found.update({k: u["user_id"] for k, u in batch.items() if u.get("user_id")})
-    return found
+    return {k: u["user_id"] for k, u in _read(live, ids).items() if u.get("user_id")}
 
 
 def _send_generic_users_as_user_ids(plan: Plan, tenant_ids: dict[str, str]) -> None:

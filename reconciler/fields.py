@@ -105,8 +105,15 @@ SLOW_LANE: frozenset[str] = frozenset(f.name for f in FIELDS if f.lane is Lane.S
 # Keys of a user file that are not PATCH fields.
 IDENTITY_KEY = "user_id"
 
-# Fields the deprecated PUT page marks required; `require_complete: true` enforces them.
-PUT_REQUIRED: tuple[str, ...] = ("name", "mobile", "department_ids", "employee_type")
+# The fields 创建用户 (and the deprecated PUT) require, with the code each answers when it is missing;
+# `require_complete: true` enforces them on every file.
+CREATE_REQUIRED: tuple[tuple[str, int], ...] = (
+    ("name", 41006),
+    ("mobile", 41010),
+    ("department_ids", 41041),
+    ("employee_type", 41059),
+)
+PUT_REQUIRED: tuple[str, ...] = tuple(name for name, _ in CREATE_REQUIRED)
 
 
 def lane_of(body: dict[str, Any]) -> Lane:

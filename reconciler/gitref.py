@@ -24,11 +24,20 @@ def user_files_at(ref: str, directory: Path, handles: list[str]) -> dict[str, di
     """{handle: parsed users/<handle>.yaml at `ref`} for the handles whose file existed there."""
     if not handles:
         return {}
+    top, prefix = _users_at(ref, directory)
+    return _read_files(ref, top, prefix, handles)
+
+
+def _users_at(ref: str, directory: Path) -> tuple[Path, str]:
+    """(the repository's top, the users/ folder's path in it), once `ref` is known to be a commit."""
     directory = directory.resolve()
     top = Path(_git(["rev-parse", "--show-toplevel"], directory).decode().strip())
     _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], top)
     rel = directory.relative_to(top).as_posix()
-    prefix = f"{rel}/users" if rel != "." else "users"
+    return top, f"{rel}/users" if rel != "." else "users"
+
+
+def _read_files(ref: str, top: Path, prefix: str, handles: list[str]) -> dict[str, dict[str, Any]]:
     specs = [f"{ref}:{prefix}/{h}.yaml" for h in handles]
     out = _git(["cat-file", "--batch"], top, stdin=("\n".join(specs) + "\n").encode())
     found: dict[str, dict[str, Any]] = {}
@@ -49,11 +58,8 @@ def user_files_at(ref: str, directory: Path, handles: list[str]) -> dict[str, di
 
 def removed_user_files(ref: str, directory: Path, current: set[str]) -> dict[str, dict[str, Any]]:
     """{handle: parsed file at `ref`} of the user files that existed at `ref` and exist no more."""
-    directory = directory.resolve()
-    top = Path(_git(["rev-parse", "--show-toplevel"], directory).decode().strip())
-    _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], top)
-    rel = directory.relative_to(top).as_posix()
-    prefix = f"{rel}/users/" if rel != "." else "users/"
-    names = _git(["ls-tree", "--name-only", f"{ref}", prefix], top).decode("utf-8", "replace").splitlines()
+    top, prefix = _users_at(ref, directory)
+    names = _git(["ls-tree", "--name-only", ref, prefix + "/"], top).decode("utf-8", "replace").splitlines()
     handles = [n.rsplit("/", 1)[-1].removesuffix(".yaml") for n in names if n.endswith(".yaml")]
-    return user_files_at(ref, directory, [h for h in handles if h not in current])
+    gone = [h for h in handles if h not in current]
+    return _read_files(ref, top, prefix, gone) if gone else {}

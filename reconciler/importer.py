@@ -159,33 +159,22 @@ def read_contact_range(
     """The departments and users the app may see. An app with the all-members range lists the root;
     any other gets 40004 for it (获取部门直属用户列表) and reads what 获取通讯录授权范围 names instead:
     its departments with their sub-departments and members, and the users named one by one."""
+    key = settings.department_id_type
     try:
-        root_members = client.find_by_department("0")
+        users = client.find_by_department("0")
     except ApiError as exc:
         if exc.code != 40004:
             raise
+        range_departments, range_users = client.contact_scope()
+        departments = []
+        for dept in dict.fromkeys(range_departments):
+            departments.append(client.get_department(dept))
+            departments.extend(client.list_departments(dept))
+        departments = list({d.get(key): d for d in departments}.values())
+        users = list(client.fetch_users(range_users).values())
     else:
         departments = client.list_departments()
-        users = root_members + [
-            u
-            for d in departments
-            if d.get(settings.department_id_type)
-            for u in client.find_by_department(d[settings.department_id_type])
-        ]
-        return departments, users
-    range_departments, range_users = client.contact_scope()
-    departments = []
-    for dept in dict.fromkeys(range_departments):
-        departments.append(client.get_department(dept))
-        departments.extend(client.list_departments(dept))
-    departments = list({d.get(settings.department_id_type): d for d in departments}.values())
-    users = [
-        u
-        for d in departments
-        if d.get(settings.department_id_type)
-        for u in client.find_by_department(d[settings.department_id_type])
-    ]
-    users += list(client.fetch_users(range_users).values())
+    users += [u for d in departments if d.get(key) for u in client.find_by_department(d[key])]
     return departments, users
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from .desired import DesiredState, DesiredUser
 from .errors import Issue
-from .fields import BY_NAME, IDENTITY_KEY, PUT_REQUIRED, Ref, normalise_email, normalise_mobile
+from .fields import BY_NAME, CREATE_REQUIRED, IDENTITY_KEY, PUT_REQUIRED, Ref, normalise_email, normalise_mobile
 from .schema import schema_accepts, user_schema
 from .yamlio import HIDDEN, field_path, locate
 
@@ -214,10 +214,6 @@ def _resolve_generic_user(user: DesiredUser, i: int, attr: Any, ids: dict[str, s
     keys = ["custom_attrs", i, "value", "generic_user", "id"]
     resolved = {**person, "id": _resolve_user_ref(user, person["id"], keys, ids, out)}
     return {**attr, "value": {**attr["value"], "generic_user": resolved}}
-
-
-# 创建用户: the fields a create requires, and the code it answers without each
-CREATE_REQUIRED = (("name", 41006), ("mobile", 41010), ("department_ids", 41041), ("employee_type", 41059))
 
 
 def _check_hire(user: DesiredUser, fields: dict[str, Any], out: list[Issue]) -> None:

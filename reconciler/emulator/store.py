@@ -21,7 +21,7 @@ from typing import Any
 
 from .. import permissions
 from ..codes import HTTP_STATUS
-from ..fields import FIELDS
+from ..fields import CREATE_REQUIRED, FIELDS
 
 # What a well-formed id of each user_id_type looks like (the docs' examples: ou_…, on_…; user_id ≤ 64)
 ID_SHAPES = {
@@ -60,8 +60,7 @@ WRITABLE: dict[str, type | tuple[type, ...]] = {
 }
 # Not returned by the read APIs (write-only in practice; see docs/feishu-api.md §6).
 WRITE_ONLY = ("avatar_key", "subscription_ids")
-PUT_REQUIRED = (("name", 41006), ("mobile", 41010), ("department_ids", 41041), ("employee_type", 41059))
-CREATE_REQUIRED = PUT_REQUIRED  # 创建用户: name, mobile, department_ids and employee_type are required
+
 MOBILE = re.compile(r"^(\+[1-9][0-9]{4,19}|1[0-9]{10})$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 INT32 = (-(2**31), 2**31 - 1)
@@ -436,7 +435,7 @@ class Store:
             key = self._writable_user(uid, uid_type, app)
             if not isinstance(body, dict):
                 raise fail(40001, "param error: body must be a JSON object")
-            for field, code in PUT_REQUIRED:
+            for field, code in CREATE_REQUIRED:
                 if body.get(field) in (None, "", []):
                     raise fail(code, f"{field} is required")
             changes = self._check_body(key, body, uid_type, did_type, replace=True, app=app)

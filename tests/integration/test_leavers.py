@@ -35,6 +35,19 @@ def _settings(directory: Path, extra: str) -> None:
     path.write_text(path.read_text("utf-8") + extra, "utf-8")
 
 
+def _apply_one_write(run: Cli, live: Live, repo: Path) -> dict:
+    """Apply the leavers since HEAD: it succeeds and makes exactly one write, returned."""
+    applied = run("apply", "--auto-approve", "--dir", str(repo), "--since", "HEAD")
+    assert applied.exit_code == 0, applied.output
+    (write,) = live.writes()
+    return write
+
+
+def _converged(run: Cli, repo: Path) -> None:
+    again = run("plan", "--detailed-exitcode", "--dir", str(repo), "--since", "HEAD")
+    assert again.exit_code == 0, again.output
+
+
 def test_a_removed_file_is_planned_as_an_offboarding(run: Cli, repo: Path):
     (repo / "users" / "david.yaml").unlink()
     plain = run("plan", "--dir", str(repo))
@@ -48,13 +61,10 @@ def test_a_removed_file_is_planned_as_an_offboarding(run: Cli, repo: Path):
 
 def test_apply_freezes_the_leaver_and_the_next_plan_converges(run: Cli, live: Live, repo: Path):
     (repo / "users" / "david.yaml").unlink()
-    applied = run("apply", "--auto-approve", "--dir", str(repo), "--since", "HEAD")
-    assert applied.exit_code == 0, applied.output
-    (write,) = live.writes()
+    write = _apply_one_write(run, live, repo)
     assert write["method"] == "PATCH" and write["body"] == {"is_frozen": True} and write["path"].endswith(DAVID)
     assert live.user(DAVID)["status"]["is_frozen"] is True
-    again = run("plan", "--detailed-exitcode", "--dir", str(repo), "--since", "HEAD")
-    assert again.exit_code == 0, again.output
+    _converged(run, repo)
 
 
 def test_delete_sends_the_declared_acceptors(run: Cli, live: Live, repo: Path):
@@ -64,16 +74,13 @@ def test_delete_sends_the_declared_acceptors(run: Cli, live: Live, repo: Path):
     planned = run("plan", "--dir", str(repo), "--since", "HEAD")
     assert "the person is deleted (删除用户" in planned.output
     assert "calendar_acceptor_user_id: 李四 (@lisi)" in planned.output
-    applied = run("apply", "--auto-approve", "--dir", str(repo), "--since", "HEAD")
-    assert applied.exit_code == 0, applied.output
-    (write,) = live.writes()
+    write = _apply_one_write(run, live, repo)
     assert write["method"] == "DELETE" and write["path"].endswith(DAVID)
     leader = live.user(DAVID)["leader_user_id"] if "leader_user_id" in live.user(DAVID) else None
     assert write["body"]["calendar_acceptor_user_id"] == "ou_dc3a8f1670d65bea69b7b65048a0ac40"  # @lisi
     assert "docs_acceptor_user_id" in write["body"] or leader is None
     assert live.user(DAVID)["status"]["is_resigned"] is True
-    again = run("plan", "--detailed-exitcode", "--dir", str(repo), "--since", "HEAD")
-    assert again.exit_code == 0, again.output
+    _converged(run, repo)
 
 
 def test_more_leavers_than_max_offboards_are_refused_naming_the_flag(run: Cli, live: Live, repo: Path):
