@@ -187,6 +187,15 @@ class DirectoryClient:
                         ) from None
         return self._pool
 
+    def prepare(self) -> None:
+        """Import the HTTP stack and build the connection pool now, sending nothing: before the
+        parsing workers fork, so the first request does not wait for CPU they take. A setting
+        that cannot be used is reported by the first request, not here."""
+        try:
+            self._connections()
+        except TransportError:
+            pass
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()

@@ -1,12 +1,13 @@
 """Making a plan from a directory and a tenant: load, validate, read and diff as one stream.
 
 Files are parsed in chunks (on all cores for large directories); the users of each chunk are read
-as soon as it is parsed, if they and every file before them passed the schema, while the client
-imports its HTTP stack and fetches the token. The first invalid file stops further reads; every
-error is still reported and nothing is ever written. The last chunk is read once the whole
-directory is valid, so a directory below PARALLEL_FROM files (one chunk) is validated whole
-before the first request. When every file is loaded the whole directory is validated (cross-file
-rules), then each batch is diffed as it arrives.
+as soon as it is parsed, if they and every file before them passed the schema. The client builds
+its connection pool before the parsing workers fork (so the token's request does not wait for the
+CPU they take) and fetches the token while they parse. The first invalid file stops further reads;
+every error is still reported and nothing is ever written. The last chunk is read once the whole
+directory is valid, so a directory below PARALLEL_FROM files (one chunk) is validated whole before
+the first request. When every file is loaded the whole directory is validated (cross-file rules),
+then each batch is diffed as it arrives.
 """
 
 from __future__ import annotations
@@ -167,6 +168,8 @@ def make_plan(
     A --target plan reads only its few users: it validates everything first and streams nothing."""
     settings = settings or load_settings(req.directory)
     reads = None if req.targets else StreamedReads(client)
+    if reads is not None:
+        client.prepare()
     try:
         state, result = load_valid(req.directory, settings, reads)
         if req.targets:
