@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .policies import Policies, parse_policies
 from .yamlio import load_yaml_text, locate
 
 FEISHU_BASE_URL = "https://open.feishu.cn"
@@ -69,6 +70,7 @@ class Settings:
     # delete only: who receives the leaver's resources, by 删除用户's acceptor names: "@handle" or "leader"
     offboarding_acceptors: Mapping[str, str] = field(default_factory=dict)
     quotas: Quotas = field(default_factory=Quotas)
+    policies: Policies = field(default_factory=Policies)  # organisation rules checked by validate (policies.py)
     eager_reads: bool = False  # no effect any more (reads always overlap parsing); accepted so old files stay valid
 
 
@@ -89,8 +91,8 @@ def parse_settings(data: Any, path: str, text: str = "") -> Settings:
     except ConfigError as exc:
         # name the line: "<path>: <key>: ..." becomes "<path>:<line>:<col>: <key>: ..."
         message = str(exc)
-        key = message.removeprefix(f"{path}: ").split(":", 1)[0].split(".", 1)[0]
-        line, col = locate(text, [key]) if text and key in data else (None, None)
+        keys = message.removeprefix(f"{path}: ").split(":", 1)[0].split(".")  # e.g. policies.max_direct_members
+        line, col = locate(text, keys) if text and keys[0] in data else (None, None)
         if line is not None:
             message = message.replace(f"{path}: ", f"{path}:{line}:{col}: ", 1)
         raise ConfigError(message) from None
@@ -139,6 +141,8 @@ def _parse_settings(data: Mapping[str, Any], path: str) -> Settings:
         if not isinstance(prot, list) or not all(isinstance(p, str) for p in prot):
             raise ConfigError(f"{path}: protected: expected a list of handles like ['@ceo']")
         values["protected"] = tuple(p.lstrip("@") for p in prot)
+    if "policies" in values:
+        values["policies"] = parse_policies(values["policies"], path)
     if "quotas" in values:
         q = values["quotas"]
         qknown = {f.name for f in fields(Quotas)}

@@ -182,6 +182,10 @@ class PlanBuilder:
             fingerprint=fingerprint(current, compared),
             compared=compared,
             write_only=write_only,
+            placement={
+                "before": placement(current),
+                "after": placement({**current, **{c.field: fields[c.field] for c in changes}}),
+            },
         )
         plan.changes.append(change)
         return change
@@ -209,6 +213,7 @@ class PlanBuilder:
             fingerprint=fingerprint(None, []),
             compared=[],
             action=Action.CREATE.value,
+            placement={"after": placement(user.fields)},
             client_token=f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}",
         )
         self.plan.changes.append(change)
@@ -498,7 +503,7 @@ def _plan_leavers(
         if person is None:
             plan.warnings.append(f"{path}: {user_id} is not in the tenant (or outside the app's range): nothing to do")
             continue
-        plan.names[user_id] = f"@{handle}"
+        plan.names[user_id] = f"{person['name']} (@{handle})" if isinstance(person.get("name"), str) else f"@{handle}"
         status = person.get("status") or {}
         if status.get("is_resigned") or (settings.offboarding == "freeze" and status.get("is_frozen")):
             continue  # already where offboarding takes them
@@ -546,7 +551,26 @@ def _offboard(
         fingerprint=fingerprint(person, ["is_frozen"]),
         compared=["is_frozen"],
         action=Action.OFFBOARD.value,
+        placement={"before": placement(person)},
     )
+
+
+def placement(record: dict[str, Any]) -> dict[str, Any]:
+    """Where a record puts a person: their leader, and their departments with the primary first
+    (the order whose is_primary_dept is set, else the first of department_ids)."""
+    departments = [d for d in record.get("department_ids") or [] if isinstance(d, str)]
+    primary = next(
+        (
+            o.get("department_id")
+            for o in record.get("orders") or []
+            if isinstance(o, dict) and o.get("is_primary_dept")
+        ),
+        None,
+    )
+    if primary in departments:
+        departments.remove(primary)
+        departments.insert(0, primary)
+    return {"leader": record.get("leader_user_id") or None, "departments": departments}
 
 
 def _handle_id(state: DesiredState, ref: str) -> str | None:

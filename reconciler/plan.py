@@ -51,6 +51,10 @@ class UserChange:
     write_only: list[str] = field(default_factory=list)  # declared but not comparable with live
     action: str = Action.UPDATE.value
     client_token: str = ""  # create: derived from the desired record, so a re-sent create creates nobody twice
+    # where the person sits before and after, for the reviewer's picture and per-department table:
+    # {"before"|"after": {"leader": id or None, "departments": [ids, primary first]}}; a hire has no "before",
+    # a leaver no "after". Not part of the plan's identity: it is what the writes do, said for people
+    placement: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:

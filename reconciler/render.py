@@ -9,12 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 from .fields import BY_NAME, SENSITIVE, Kind, normalise_mobile
+from .orgchart import department_rows, diagram
 from .permissions import field_permission
 from .plan import Action, ApplyReport, Plan
 from .yamlio import HIDDEN_CLASS
 
 MASK = "(sensitive)"
 MARKDOWN_LIMIT = 65_000  # GitHub refuses comments over 65,536 characters
+TABLE_FROM = 20  # changes from which the comment opens with a per-department table
 LINE_LIMIT = 1_000  # one rendered line at most: a huge value cannot crowd out the rest
 # control characters, and the characters that hide text or reverse its direction
 HIDDEN = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{HIDDEN_CLASS}]")
@@ -315,6 +317,20 @@ def render_markdown(
         block = [*_fence(kept, "text"), ""]
         head.extend(block)
         budget -= len("\n".join(block)) + 1
+    if len(data["changes"]) >= TABLE_FROM:  # a large plan: where it lands, before who
+        block = [*_department_table(data), ""]
+        head.extend(block)
+        budget -= len("\n".join(block)) + 1
+    picture = diagram(data)
+    if picture:
+        block = [
+            "**Who joins, leaves or moves** (solid: after the change; dashed: before)",
+            "",
+            *_fence(picture, "mermaid"),
+            "",
+        ]
+        head.extend(block)
+        budget -= len("\n".join(block)) + 1
     body: list[str] = []
     if data["changes"]:
         # a plan of one person is read whole: shown expanded
@@ -337,6 +353,23 @@ def render_markdown(
         )
         body.append("")
     return "\n".join(head + body + (tail if data["changes"] else [])) + "\n"
+
+
+def _department_table(data: dict[str, Any]) -> list[str]:
+    """The per-department summary of a large plan; department names are inline code, so no name
+    can format, link or mention."""
+    lines = [
+        "| department | joining | leaving | moving in | moving out | other changes |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, *counts in department_rows(data):
+        lines.append(f"| {_inline(name)} | " + " | ".join(str(c) for c in counts) + " |")
+    return lines
+
+
+def _inline(text: str) -> str:
+    """A value as inline code in a table cell: visible, no backticks or pipes to end it early."""
+    return "`" + visible(text)[:80].replace("`", "'").replace("|", "¦") + "`"
 
 
 def _provenance(data: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from .desired import DesiredState, DesiredUser
 from .errors import Issue
 from .fields import BY_NAME, CREATE_REQUIRED, IDENTITY_KEY, PUT_REQUIRED, Ref, normalise_email, normalise_mobile
+from .policy_check import check_policies
 from .schema import schema_accepts, user_schema
 from .yamlio import HIDDEN, field_path, locate
 
@@ -477,6 +478,7 @@ def validate(state: DesiredState) -> ValidationResult:
             )
         )
     issues.extend(_protected_issues(state, ids))
+    issues.extend(check_policies(state, resolved))
     issues.extend(_invisible_issues(state))
     return ValidationResult(resolved, issues)
 

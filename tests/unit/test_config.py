@@ -29,7 +29,7 @@ def _settings(tmp_path: Path, text: str) -> Settings:
         ),
         (
             "quotas: {per_second: 0}\n",
-            "reconciler.yaml:1:1: quotas.per_second: expected a number from 1 to 10000, got 0",
+            "reconciler.yaml:1:10: quotas.per_second: expected a number from 1 to 10000, got 0",
         ),
         ("quotas: {per_minute: 0.000001}\n", "quotas.per_minute: expected a number from 1 to 600000"),
         ("quotas: {per_second: .inf}\n", "reconciler.yaml:1:22: quotas.per_second: '.inf' is not a finite number"),
