@@ -11,6 +11,7 @@ from data.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from .plan import Action
@@ -20,6 +21,8 @@ GROUP_FROM = 4  # people with the same move drawn as one node with a count, not 
 LABEL_LIMIT = 60  # characters of one label before it is cut
 SAFE = frozenset(" @._-(),:")
 NO_DEPARTMENT = ""
+# control, format (bidi, zero-width), private, surrogate, unassigned; line and paragraph separators
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
 STYLES = {  # GitHub's diff colours: green joins, red leaves, grey dashed where a mover was
     "hire": "fill:#dafbe1,stroke:#1a7f37",
     "leaver": "fill:#ffebe9,stroke:#cf222e,stroke-dasharray:4 3",
@@ -28,9 +31,13 @@ STYLES = {  # GitHub's diff colours: green joins, red leaves, grey dashed where 
 
 
 def label(text: str, limit: int = LABEL_LIMIT) -> str:
-    """A Mermaid label, quotes excluded: letters, digits and SAFE as they are, every other character
-    (quotes, brackets, pipes, backticks, '#', '<', '&', line breaks, hidden or direction marks) as
-    #code;, which Mermaid shows as the character but never parses."""
+    """A Mermaid label, quotes excluded: hidden and control characters (line breaks, bidi and
+    zero-width marks) as visible \\uXXXX; then letters, digits and SAFE as they are, and every other
+    character (quotes, brackets, pipes, backticks, '#', '<', '&', '\\') as #code;, which Mermaid shows
+    as the character but never parses."""
+    # a control, format (bidi, zero-width) or unassigned character is shown as \uXXXX, as everywhere
+    # else: Mermaid would decode its entity back into the character, which could reverse or hide text
+    text = "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in HIDDEN_CATEGORIES else c for c in text)
     text = text if len(text) <= limit else text[: limit - 1] + "…"
     return "".join(c if (c.isalnum() and c.isprintable()) or c in SAFE else f"#{ord(c)};" for c in text)
 

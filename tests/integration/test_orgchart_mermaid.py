@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,9 @@ def _hostile_plan() -> Plan:
 
 
 def _shown(name: str) -> str:
-    """A label as Mermaid shows it: the name, cut at LABEL_LIMIT."""
+    """A label as Mermaid shows it: hidden and control characters as \\uXXXX, cut at LABEL_LIMIT."""
+    for hidden in "\n\r\u202e\u200b\x1b":  # the ones in HOSTILE
+        name = name.replace(hidden, f"\\u{ord(hidden):04x}")
     return name if len(name) <= LABEL_LIMIT else name[: LABEL_LIMIT - 1] + "…"
 
 
@@ -143,6 +146,8 @@ def test_a_hostile_name_adds_no_node_edge_or_subgraph_and_is_shown_as_written(me
     for name in HOSTILE:
         assert _shown(name) in labels
         assert _shown("was: " + name) in labels
+    # nothing Mermaid draws can reverse, hide or break the text around it
+    assert not [c for text in labels for c in text if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")]
 
 
 def test_a_hostile_name_cannot_end_the_comment_s_mermaid_block(mermaid_parser: Path):

@@ -20,9 +20,9 @@ def _at(dept: str, leader: str | None = None) -> dict[str, Any]:
 def test_a_label_keeps_names_and_writes_every_mark_mermaid_reads_as_an_entity():
     assert label("李四 (@lisi)") == "李四 (@lisi)"
     assert label('a"b') == "a#34;b"
-    assert label("x\ny") == "x#10;y"
+    assert label("x\ny") == "x#92;u000ay"
     assert label("`#;") == "#96;#35;#59;"
-    assert label("\u202e") == "#8238;"
+    assert label("\u202eevil") == "#92;u202eevil"  # a direction mark is shown, never obeyed
 
 
 def test_a_long_label_is_cut():
