@@ -53,7 +53,10 @@ class DesiredState:
     digest: str  # sha256 of every file read: a plan is bound to exactly this desired state
 
     def department_names(self) -> dict[str, str]:
-        return {d.id: d.name for d in self.departments.values()}
+        """Department ids as people read them: "Engineering (@engineering)", the alias alone if unnamed."""
+        return {
+            d.id: f"{d.name} (@{d.alias})" if d.name != d.alias else f"@{d.alias}" for d in self.departments.values()
+        }
 
 
 def _display(path: Path) -> str:

@@ -54,8 +54,8 @@ def test_a_leader_outside_all_the_person_s_departments_violates_leader_shares_a_
     lisi = next(e for e in errors if "/lisi.yaml" in e)
     assert lisi == (
         f"{org}/users/lisi.yaml:8:1: leader_user_id: policy leader_shares_a_department: the leader @zhaolei is in "
-        "Product, none of this person's departments (Engineering); choose a leader in one of them, or add the "
-        "department"
+        "Product (@product), none of this person's departments (Engineering (@engineering)); choose a leader in one "
+        "of them, or add the department"
     )
     assert not any("/bob.yaml" in e for e in errors)  # Bob and his leader are both in Product
 
@@ -66,7 +66,7 @@ def test_a_crowded_department_is_reported_on_its_alias_line(org: Path):
         f"{org}/departments.yaml:3:1: engineering",
         f"{org}/departments.yaml:4:1: product",
     ]
-    assert "Engineering has 4 direct members" in errors[0] and "at most 3 are allowed" in errors[0]
+    assert "Engineering (@engineering) has 4 direct members" in errors[0] and "at most 3 are allowed" in errors[0]
 
 
 def test_required_fields_apply_per_employee_type_and_to_everyone(org: Path):
