@@ -16,6 +16,7 @@ from .yamlio import HIDDEN_CLASS
 
 MASK = "(sensitive)"
 MARKDOWN_LIMIT = 65_000  # GitHub refuses comments over 65,536 characters
+PACED = "sent at 1/s, Feishu's limit for moves and freezes"
 TABLE_FROM = 20  # changes from which the comment opens with a per-department table
 LINE_LIMIT = 1_000  # one rendered line at most: a huge value cannot crowd out the rest
 # control characters, and the characters that hide text or reverse its direction
@@ -128,7 +129,7 @@ def _annotate(line: str, names: dict[str, str]) -> str:
 
 
 def _user_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
-    lane = "  [1 QPS lane]" if change["lane"] == "1qps" else ""
+    lane = f"  [{PACED}]" if change["lane"] == "1qps" else ""
     created = change["action"] == Action.CREATE.value
     out = [
         f"  {Action(change['action']).mark} @{change['handle']}  {change['name']}  {change['user_id'] or '(new)'}"
@@ -136,6 +137,8 @@ def _user_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
     ]
     if change["action"] == Action.OFFBOARD.value:
         out.append(f"      - {_offboarding(change)}")
+    if _move(change, names):
+        out.append(f"      → {_move(change, names)}")
     for fc in change["changes"]:
         if created:
             out.append(f"      + {fc['field']}: {_fmt(fc['field'], fc['after'], names)}")
@@ -199,6 +202,18 @@ def _orders_lines(fc: dict[str, Any], names: dict[str, str]) -> list[tuple[str, 
     return out
 
 
+def _move(change: dict[str, Any], names: dict[str, str]) -> str:
+    """ "moves: Product (@product) → Engineering (@engineering) (primary)" when the primary department changes."""
+    placement = change.get("placement") or {}
+    before, after = placement.get("before"), placement.get("after")
+    if not before or not after or not before["departments"] or not after["departments"]:
+        return ""
+    old, new = before["departments"][0], after["departments"][0]
+    if old == new:
+        return ""
+    return f"moves: {names.get(old) or old} → {names.get(new) or new} (primary department)"
+
+
 def _as_field(name: str) -> str:
     """An acceptor is a person: shown like a leader (name and id)."""
     return "leader_user_id" if name.endswith("_acceptor_user_id") else name
@@ -215,12 +230,14 @@ def _offboarding(change: dict[str, Any]) -> str:
 
 def _diff_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
     """One user as a GitHub `diff` block: live in red (-), git in green (+)."""
-    lane = " · 1-QPS lane" if change["lane"] == "1qps" else ""
+    lane = f" · {PACED}" if change["lane"] == "1qps" else ""
     created = change["action"] == Action.CREATE.value
     who = "new hire: created" if created else change["user_id"]
     out = [f"@@ @{change['handle']} {change['name']} ({who}) · {change['path']}{lane} @@"]
     if change["action"] == Action.OFFBOARD.value:
         out.append(f"- {_offboarding(change)}")
+    if _move(change, names):
+        out.append(f"  {_move(change, names)}")
     for fc in change["changes"]:
         if created:
             out.append(f"+ {fc['field']}: {_fmt(fc['field'], fc['after'], names)}")
@@ -297,7 +314,7 @@ def render_markdown(
         "",
         f"**{plan.summary_line()}**",
         "",
-        "| to create | to change | to offboard | fields | unchanged | 1-QPS lane | unmanaged | errors |",
+        "| to create | to change | to offboard | fields | unchanged | moves & freezes (1/s) | unmanaged | errors |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| {s['to_create']} | {s['to_change']} | {s['to_offboard']} | {s['fields']} | {s['unchanged']} | {slow} "
         f"| {s['unmanaged']} | {s['errors']} |",
