@@ -69,7 +69,6 @@ class _Chart:
     def __init__(self, names: dict[str, str]):
         self.names = names
         self.members: dict[str, list[str]] = {}  # department id (or NO_DEPARTMENT) → node lines
-        self.department_ids: dict[str, str] = {}
         self.outside: list[str] = []  # nodes in no department: leaders, people with none
         self.edges: list[str] = []
         self.classes: dict[str, list[str]] = {}
@@ -99,13 +98,13 @@ class _Chart:
 
     def lines(self) -> list[str]:
         out = ["flowchart LR"]
+        subgraphs = 0
         for department, members in self.members.items():
             if department == NO_DEPARTMENT:
                 out.extend("  " + m for m in members)
                 continue
-            title = self.names.get(department) or department
-            out.append(f'  subgraph d{len(self.department_ids) + 1}["{label(title)}"]')
-            self.department_ids[department] = f"d{len(self.department_ids) + 1}"
+            subgraphs += 1
+            out.append(f'  subgraph d{subgraphs}["{label(self.names.get(department) or department)}"]')
             out.extend("    " + m for m in members)
             out.append("  end")
         out.extend("  " + n for n in self.outside)
