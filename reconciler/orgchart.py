@@ -59,6 +59,19 @@ def _primary(side: dict[str, Any] | None) -> str:
     return side["departments"][0] if side and side["departments"] else NO_DEPARTMENT
 
 
+def _other_departments(before: dict[str, Any] | None, after: dict[str, Any] | None, names: dict[str, str]) -> str:
+    """ " · +Sales (@sales) −Product (@product)": departments joined or left besides the primary one."""
+    if not before or not after:
+        return ""
+    old, new = set(before["departments"][1:]), set(after["departments"][1:])
+    old.discard(_primary(after))
+    new.discard(_primary(before))
+    changes = [f"+{names.get(d) or d}" for d in sorted(new - old)] + [
+        f"−{names.get(d) or d}" for d in sorted(old - new)
+    ]
+    return " · " + " ".join(changes) if changes else ""
+
+
 def _who(change: dict[str, Any], names: dict[str, str]) -> str:
     return names.get(change["user_id"]) or f"{change['name']} (@{change['handle']})".lstrip()
 
@@ -156,7 +169,7 @@ def diagram(data: dict[str, Any]) -> list[str]:
         placement = first["placement"]
         before, after = placement.get("before"), placement.get("after")
         if len(group) == 1:
-            text = _who(first, names)
+            text = _who(first, names) + _other_departments(before, after, names)
         else:
             handles = ", ".join("@" + c["handle"] for c in group[:3])
             text = f"{len(group)} people: {handles}" + (" …" if len(group) > 3 else "")

@@ -85,3 +85,12 @@ def test_department_rows_beyond_the_limit_are_summed():
     changes = [_change(i, _at(f"od-{i}"), _at(f"od-{i}")) for i in range(5)]
     rows = department_rows({"names": {}, "changes": changes}, limit=3)
     assert rows[-1] == ("2 more departments", 0, 0, 0, 0, 2)
+
+
+def test_a_secondary_department_joined_or_left_is_written_beside_the_person():
+    before = {"leader": None, "departments": ["od-a", "od-b"]}
+    after = {"leader": None, "departments": ["od-a", "od-c"]}
+    names = {"od-a": "Product (@product)", "od-b": "Sales (@sales)", "od-c": "Legal (@legal)"}
+    text = "\n".join(diagram({"names": names, "changes": [_change(1, before, after)]}))
+    assert 'n1["P1 (@p1) #183; #43;Legal (@legal) #8722;Sales (@sales)"]' in text
+    assert "was:" not in text  # the primary department stays: not a move
