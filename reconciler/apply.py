@@ -12,7 +12,7 @@ from typing import Any
 
 from .client import DirectoryClient
 from .codes import explain
-from .config import Settings
+from .config import Settings, protects
 from .diff import answered, diff_field, fingerprint
 from .engine import mobile_holders
 from .errors import ApiError, ReconcilerError
@@ -70,9 +70,8 @@ def foreseen_refusals(plan: Plan, settings: Settings) -> list[str]:
         check_guards(plan, settings)
     except GuardRefused as exc:
         out.append(f"apply will refuse this plan as it stands: {exc}")
-    protected = set(settings.protected)
     for change in plan.changes:
-        if change.handle in protected or change.user_id in protected:
+        if protects(settings.protected, change.handle, change.user_id):
             out.append(f"apply will skip @{change.handle}: protected in reconciler.yaml (never touched)")
     return out
 
@@ -81,7 +80,7 @@ def _apply_one(
     change: UserChange, live: dict[str, Any] | None, client: DirectoryClient, protected: frozenset[str]
 ) -> UserResult:
     result = _result(change, APPLIED)
-    if change.handle in protected or change.user_id in protected:
+    if protects(protected, change.handle, change.user_id):
         result.status, result.message = SKIPPED, "protected in reconciler.yaml"
         return result
     if live is None:

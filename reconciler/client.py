@@ -463,19 +463,24 @@ class DirectoryClient:
             what=f"deleting user {user_id}",
         )
 
-    def _pages(self, endpoint: str, path: str, what: str, **params: Any) -> list[dict[str, Any]]:
-        """Every item of a paginated listing (page_size 50, the documented maximum)."""
-        out: list[dict[str, Any]] = []
+    def _page_data(
+        self, endpoint: str, path: str, what: str, page_size: int = 50, **params: Any
+    ) -> Iterator[dict[str, Any]]:
+        """The `data` of each page of a paginated GET, following page_token while has_more."""
         token: str | None = None
         while True:
             payload, _ = self._send(
-                endpoint, "GET", path, params=self._params(page_size=50, page_token=token, **params), what=what
+                endpoint, "GET", path, params=self._params(page_size=page_size, page_token=token, **params), what=what
             )
             data = payload.get("data") or {}
-            out.extend(data.get("items") or [])
+            yield data
             if not data.get("has_more"):
-                return out
+                return
             token = data.get("page_token")
+
+    def _pages(self, endpoint: str, path: str, what: str, **params: Any) -> list[dict[str, Any]]:
+        """Every item of a paginated listing (page_size 50, the documented maximum)."""
+        return [item for data in self._page_data(endpoint, path, what, **params) for item in data.get("items") or []]
 
     def find_by_department(self, department_id: str) -> list[dict[str, Any]]:
         """Direct members of a department."""
@@ -518,21 +523,10 @@ class DirectoryClient:
         sub-departments of those departments), in department_id_type and user_id_type."""
         departments: list[str] = []
         users: list[str] = []
-        token: str | None = None
-        while True:
-            payload, _ = self._send(
-                "scopes",
-                "GET",
-                "/open-apis/contact/v3/scopes",
-                params=self._params(page_size=100, page_token=token),
-                what="reading the app's contact range",
-            )
-            data = payload.get("data") or {}
+        for data in self._page_data("scopes", "/open-apis/contact/v3/scopes", "reading the app's contact range", 100):
             departments.extend(data.get("department_ids") or [])
             users.extend(data.get("user_ids") or [])
-            if not data.get("has_more"):
-                return departments, users
-            token = data.get("page_token")
+        return departments, users
 
     def batch_get_id(self, emails: list[str], mobiles: list[str]) -> list[dict[str, Any]]:
         """Who holds these e-mails / mobiles (50 of each a call)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,11 @@ class Settings:
 class Credentials:
     app_id: str
     app_secret: str = field(repr=False)
+
+
+def protects(protected: Collection[str], handle: str, user_id: str) -> bool:
+    """Whether `protected` (reconciler.yaml: handles or user_ids, '@' stripped) names this person."""
+    return handle in protected or user_id in protected
 
 
 def parse_settings(data: Any, path: str, text: str = "") -> Settings:

@@ -52,6 +52,14 @@ class DesiredState:
     issues: list[Issue]
     digest: str  # sha256 of every file read: a plan is bound to exactly this desired state
 
+    def locate_in(self, name: str, keys: list[str]) -> tuple[str, int | None, int | None]:
+        """(path, line, column) of `keys` in the directory's file `name` (reconciler.yaml,
+        departments.yaml): the file is read again, only to name the line of a problem."""
+        path = self.root / name
+        text = path.read_text("utf-8", "replace") if path.exists() else ""
+        line, col = locate(text, keys) if text else (None, None)
+        return str(path), line, col
+
     def department_names(self) -> dict[str, str]:
         """Department ids as people read them: "Engineering (@engineering)", the alias alone if unnamed."""
         return {

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 from .codes import explain
+from .config import protects
 from .desired import DesiredState
 from .diff import answered, comparable, diff_user, fingerprint, is_clearing, live_value, patch_body
 from .fields import BY_NAME, FIELD_ORDER, IDENTITY_KEY, WRITE_ONLY, Lane, lane_of, normalise_mobile
@@ -515,7 +516,7 @@ def _plan_leavers(
 
 
 def _offboard_refusal(handle: str, user_id: str, person: dict[str, Any], settings: Any) -> str:
-    if handle in settings.protected or user_id in settings.protected:
+    if protects(settings.protected, handle, user_id):
         return "the file was removed, but the person is protected in reconciler.yaml: never offboarded"
     if settings.founder and settings.founder in (handle, user_id):
         return (

@@ -55,7 +55,8 @@ def is_drawn(change: dict[str, Any]) -> bool:
     )
 
 
-def _primary(side: dict[str, Any] | None) -> str:
+def primary(side: dict[str, Any] | None) -> str:
+    """The primary department of one side of a placement (NO_DEPARTMENT: none known)."""
     return side["departments"][0] if side and side["departments"] else NO_DEPARTMENT
 
 
@@ -64,8 +65,8 @@ def _other_departments(before: dict[str, Any] | None, after: dict[str, Any] | No
     if not before or not after:
         return ""
     old, new = set(before["departments"][1:]), set(after["departments"][1:])
-    old.discard(_primary(after))
-    new.discard(_primary(before))
+    old.discard(primary(after))
+    new.discard(primary(before))
     changes = [f"+{names.get(d) or d}" for d in sorted(new - old)] + [
         f"−{names.get(d) or d}" for d in sorted(old - new)
     ]
@@ -136,8 +137,8 @@ def _groups(changes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         before, after = placement.get("before"), placement.get("after")
         key = (
             change["action"],
-            _primary(before),
-            _primary(after),
+            primary(before),
+            primary(after),
             before and before["leader"],
             after and after["leader"],
         )
@@ -174,7 +175,7 @@ def diagram(data: dict[str, Any]) -> list[str]:
             handles = ", ".join("@" + c["handle"] for c in group[:3])
             text = f"{len(group)} people: {handles}" + (" …" if len(group) > 3 else "")
         action = first["action"]
-        home = _primary(after) if after else _primary(before)
+        home = primary(after) if after else primary(before)
         prefix = {"create": "joins: ", "offboard": "leaves: ", "update": ""}[action]
         node = chart.node(prefix + text, home)
         if len(group) == 1 and first["user_id"]:
@@ -188,8 +189,8 @@ def diagram(data: dict[str, Any]) -> list[str]:
         first = group[0]
         placement = first["placement"]
         before, after = placement.get("before"), placement.get("after")
-        if before and after and _primary(before) != _primary(after):
-            ghost = chart.node(f"was: {text}", _primary(before), '("{}")')
+        if before and after and primary(before) != primary(after):
+            ghost = chart.node(f"was: {text}", primary(before), '("{}")')
             chart.mark(ghost, "was")
             chart.edges.append(f'{ghost} -. "moves" .-> {node}')
         old = before["leader"] if before else None
@@ -218,14 +219,14 @@ def department_rows(data: dict[str, Any], limit: int = 25) -> list[tuple[str, in
         placement = change.get("placement") or {}
         before, after = placement.get("before"), placement.get("after")
         if change["action"] == Action.CREATE.value:
-            add(_primary(after), 0)
+            add(primary(after), 0)
         elif change["action"] == Action.OFFBOARD.value:
-            add(_primary(before), 1)
-        elif before and after and _primary(before) != _primary(after):
-            add(_primary(after), 2)
-            add(_primary(before), 3)
+            add(primary(before), 1)
+        elif before and after and primary(before) != primary(after):
+            add(primary(after), 2)
+            add(primary(before), 3)
         else:
-            add(_primary(after or before), 4)
+            add(primary(after or before), 4)
     ordered = sorted(rows.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
     out = [(name, *counts) for name, counts in ordered[:limit]]
     if len(ordered) > limit:

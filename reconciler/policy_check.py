@@ -6,14 +6,12 @@ in the tenant.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Protocol
 
 from .desired import DesiredState, DesiredUser
 from .errors import Issue
 from .fields import IDENTITY_KEY
 from .policies import EMPLOYEE_TYPES, EVERYONE
-from .yamlio import locate
 
 
 class ResolvedUser(Protocol):
@@ -67,7 +65,7 @@ def check_policies(state: DesiredState, users: list[ResolvedUser]) -> list[Issue
                 )
             )
     if policies.max_direct_members is not None:
-        issues.extend(_crowded_departments(state, users, policies.max_direct_members))
+        issues.extend(_crowded_departments(state, users, policies.max_direct_members, names))
     for user in users:
         kind = user.fields.get("employee_type")
         for key in (EVERYONE, kind):
@@ -97,20 +95,13 @@ def _departments(ids: list[str], names: dict[str, str]) -> str:
     return ", ".join(names.get(d, d) for d in ids)
 
 
-def _settings_line(state: DesiredState, keys: list[str]) -> tuple[str, int | None, int | None]:
-    path = Path(state.root) / "reconciler.yaml"  # read again only to name the line of a problem
-    text = path.read_text("utf-8", "replace") if path.exists() else ""
-    line, col = locate(text, keys) if text else (None, None)
-    return str(path), line, col
-
-
 def _unknown_exceptions(state: DesiredState, users: list[ResolvedUser]) -> list[Issue]:
     """An exception that names nobody excepts nobody: an error, as for `protected`."""
     known = {u.handle for u in state.users} | {u.user_id for u in users if u.user_id}
     unknown = [p for p in state.settings.policies.leader_exceptions if p not in known]
     if not unknown:
         return []
-    path, line, col = _settings_line(state, ["policies", "every_person_has_a_leader"])
+    path, line, col = state.locate_in("reconciler.yaml", ["policies", "every_person_has_a_leader"])
     return [
         Issue(
             path,
@@ -124,7 +115,9 @@ def _unknown_exceptions(state: DesiredState, users: list[ResolvedUser]) -> list[
     ]
 
 
-def _crowded_departments(state: DesiredState, users: list[ResolvedUser], limit: int) -> list[Issue]:
+def _crowded_departments(
+    state: DesiredState, users: list[ResolvedUser], limit: int, names: dict[str, str]
+) -> list[Issue]:
     members: dict[str, list[ResolvedUser]] = {}
     for user in users:
         for dept in user.fields.get("department_ids") or []:
@@ -134,15 +127,13 @@ def _crowded_departments(state: DesiredState, users: list[ResolvedUser], limit: 
     for dept, people in members.items():
         if len(people) <= limit:
             continue
-        name = state.department_names().get(dept, dept)
+        name = names.get(dept, dept)
         alias = aliases.get(dept)
         if alias is not None:
-            path = Path(state.root) / "departments.yaml"
-            line, col = locate(path.read_text("utf-8", "replace"), [alias]) if path.exists() else (None, None)
-            where, field_name = str(path), alias
+            where, line, col = state.locate_in("departments.yaml", [alias])
         else:
-            where, line, col = _settings_line(state, ["policies", "max_direct_members"])
-            field_name = "policies"
+            where, line, col = state.locate_in("reconciler.yaml", ["policies", "max_direct_members"])
+        field_name = alias if alias is not None else "policies"
         beyond = ", ".join("@" + u.handle for u in people[limit:][:5]) + (" …" if len(people) - limit > 5 else "")
         out.append(
             Issue(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .fields import BY_NAME, SENSITIVE, Kind, normalise_mobile
-from .orgchart import department_rows, diagram
+from .orgchart import NO_DEPARTMENT, department_rows, diagram, primary
 from .permissions import field_permission
 from .plan import Action, ApplyReport, Plan
 from .yamlio import HIDDEN_CLASS
@@ -205,11 +205,8 @@ def _orders_lines(fc: dict[str, Any], names: dict[str, str]) -> list[tuple[str, 
 def _move(change: dict[str, Any], names: dict[str, str]) -> str:
     """ "moves: Product (@product) → Engineering (@engineering) (primary)" when the primary department changes."""
     placement = change.get("placement") or {}
-    before, after = placement.get("before"), placement.get("after")
-    if not before or not after or not before["departments"] or not after["departments"]:
-        return ""
-    old, new = before["departments"][0], after["departments"][0]
-    if old == new:
+    old, new = primary(placement.get("before")), primary(placement.get("after"))
+    if old == NO_DEPARTMENT or new == NO_DEPARTMENT or old == new:
         return ""
     return f"moves: {names.get(old) or old} → {names.get(new) or new} (primary department)"
 
@@ -328,26 +325,22 @@ def render_markdown(
     notes += [f"note: {n}" for n in unseen_notes(data)]
     notes += [f"note: {n}" for n in data["write_only_notes"]]  # fields that are not sent, said in the comment too
     tail = ["</details>", ""]
-    budget = limit - len("\n".join(head + tail)) - 400
     if notes:
-        kept = _within(notes, budget // 2, "errors and warnings")
-        block = [*_fence(kept, "text"), ""]
-        head.extend(block)
-        budget -= len("\n".join(block)) + 1
+        kept = _within(notes, (limit - len("\n".join(head + tail)) - 400) // 2, "errors and warnings")
+        head.extend([*_fence(kept, "text"), ""])
     if len(data["changes"]) >= TABLE_FROM:  # a large plan: where it lands, before who
-        block = [*_department_table(data), ""]
-        head.extend(block)
-        budget -= len("\n".join(block)) + 1
+        head.extend([*_department_table(data), ""])
     picture = diagram(data)
     if picture:
-        block = [
-            "**Who joins, leaves or moves** (solid: after the change; dashed: before)",
-            "",
-            *_fence(picture, "mermaid"),
-            "",
-        ]
-        head.extend(block)
-        budget -= len("\n".join(block)) + 1
+        head.extend(
+            [
+                "**Who joins, leaves or moves** (solid: after the change; dashed: before)",
+                "",
+                *_fence(picture, "mermaid"),
+                "",
+            ]
+        )
+    budget = limit - len("\n".join(head + tail)) - 400  # what the per-user changes may take
     body: list[str] = []
     if data["changes"]:
         # a plan of one person is read whole: shown expanded

@@ -17,7 +17,7 @@ from .errors import Issue
 from .fields import BY_NAME, CREATE_REQUIRED, IDENTITY_KEY, PUT_REQUIRED, Ref, normalise_email, normalise_mobile
 from .policy_check import check_policies
 from .schema import schema_accepts, user_schema
-from .yamlio import HIDDEN, field_path, locate
+from .yamlio import HIDDEN, field_path
 
 # Limits of the deprecated PUT page / error table that are stricter than the PATCH page.
 STRICTER_LIMITS = {"name": (64, 41070), "en_name": (64, 41071), "nickname": (64, 41072), "job_title": (100, 41063)}
@@ -492,14 +492,13 @@ def _protected_issues(state: DesiredState, ids: dict[str, str]) -> list[Issue]:
     unmatched = [entry for entry in state.settings.protected if entry not in known]
     if not unmatched:
         return []
-    path = state.root / "reconciler.yaml"  # read again only to name the line of a problem
-    line, col = locate(path.read_text("utf-8", "replace"), ["protected"]) if path.exists() else (None, None)
+    path, line, col = state.locate_in("reconciler.yaml", ["protected"])
     message = (
         "matches no user file (handle) and no declared user_id; fix or remove the entry. If the file was "
         "removed to offboard the person: they are protected, so they are never offboarded; restore the file, "
         "or remove them from protected first"
     )
-    return [Issue(str(path), line, col, "protected", f"{entry!r} {message}") for entry in unmatched]
+    return [Issue(path, line, col, "protected", f"{entry!r} {message}") for entry in unmatched]
 
 
 def _strings(value: Any, keys: list[str | int]) -> Iterator[tuple[list[str | int], str]]:

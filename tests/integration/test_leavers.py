@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from tests.conftest import Cli, Live
 
@@ -30,9 +31,15 @@ def repo(run: Cli) -> Path:
     return run.directory
 
 
-def _settings(directory: Path, extra: str) -> None:
-    path = directory / "reconciler.yaml"
+def _commit_settings(repo: Path, extra: str) -> None:
+    """Add settings to reconciler.yaml, committed: part of the base the leavers are planned against."""
+    path = repo / "reconciler.yaml"
     path.write_text(path.read_text("utf-8") + extra, "utf-8")
+    _git(repo, "commit", "-qam", "settings")
+
+
+def _plan_since_head(run: Cli, repo: Path) -> Result:
+    return run("plan", "--dir", str(repo), "--since", "HEAD")
 
 
 def _apply_one_write(run: Cli, live: Live, repo: Path) -> dict:
@@ -52,7 +59,7 @@ def test_a_removed_file_is_planned_as_an_offboarding(run: Cli, repo: Path):
     (repo / "users" / "david.yaml").unlink()
     plain = run("plan", "--dir", str(repo))
     assert "Plan: 0 to create, 0 to change, 0 to offboard." in plain.output  # without --since: no base
-    result = run("plan", "--dir", str(repo), "--since", "HEAD")
+    result = _plan_since_head(run, repo)
     assert result.exit_code == 0, result.output
     assert "- @david  David Müller" in result.output
     assert "the person is frozen (reversible" in result.output
@@ -68,10 +75,9 @@ def test_apply_freezes_the_leaver_and_the_next_plan_converges(run: Cli, live: Li
 
 
 def test_delete_sends_the_declared_acceptors(run: Cli, live: Live, repo: Path):
-    _settings(repo, "offboarding: delete\noffboarding_acceptors: {docs: leader, calendar: '@lisi'}\n")
-    _git(repo, "commit", "-qam", "delete leavers")
+    _commit_settings(repo, "offboarding: delete\noffboarding_acceptors: {docs: leader, calendar: '@lisi'}\n")
     (repo / "users" / "david.yaml").unlink()
-    planned = run("plan", "--dir", str(repo), "--since", "HEAD")
+    planned = _plan_since_head(run, repo)
     assert "the person is deleted (删除用户" in planned.output
     assert "calendar_acceptor_user_id: 李四 (@lisi)" in planned.output
     write = _apply_one_write(run, live, repo)
@@ -84,8 +90,7 @@ def test_delete_sends_the_declared_acceptors(run: Cli, live: Live, repo: Path):
 
 
 def test_more_leavers_than_max_offboards_are_refused_naming_the_flag(run: Cli, live: Live, repo: Path):
-    _settings(repo, "max_offboards: 1\n")
-    _git(repo, "commit", "-qam", "limit")
+    _commit_settings(repo, "max_offboards: 1\n")
     for handle in ("david", "emma"):
         (repo / "users" / f"{handle}.yaml").unlink()
     refused = run("apply", "--auto-approve", "--dir", str(repo), "--since", "HEAD")
@@ -102,7 +107,7 @@ def test_a_protected_leaver_is_refused_in_the_plan(run: Cli, live: Live, repo: P
     path.write_text(path.read_text("utf-8").replace('["@zhaolei"]', '["@zhaolei", "@emma"]'), "utf-8")
     _git(repo, "commit", "-qam", "protect emma")
     (repo / "users" / "emma.yaml").unlink()
-    planned = run("plan", "--dir", str(repo), "--since", "HEAD")
+    planned = _plan_since_head(run, repo)
     assert planned.exit_code == 1
     assert "'emma' matches no user file" in planned.output
     assert "they are protected, so they are never offboarded" in planned.output
@@ -113,7 +118,7 @@ def test_a_protected_leaver_is_refused_in_the_plan(run: Cli, live: Live, repo: P
 
 def test_a_renamed_file_is_not_a_leaver(run: Cli, live: Live, repo: Path):
     (repo / "users" / "david.yaml").rename(repo / "users" / "dmuller.yaml")  # same user_id, new handle
-    planned = run("plan", "--dir", str(repo), "--since", "HEAD")
+    planned = _plan_since_head(run, repo)
     assert planned.exit_code == 0, planned.output
     assert "Plan: 0 to create, 0 to change, 0 to offboard." in planned.output
 
@@ -122,7 +127,7 @@ def test_a_tenant_manager_leaver_is_refused_in_the_plan(run: Cli, live: Live, re
     (repo / "users" / "chenjing.yaml").unlink()  # a tenant manager in the demo org
     for path in (repo / "users").glob("*.yaml"):
         path.write_text(path.read_text("utf-8").replace('"@chenjing"', '"@zhaolei"'), "utf-8")
-    planned = run("plan", "--dir", str(repo), "--since", "HEAD")
+    planned = _plan_since_head(run, repo)
     assert "is a tenant manager: offboard them in the admin console" in planned.output
     assert live.writes() == []
 
@@ -140,10 +145,9 @@ def test_a_leaver_whose_file_came_back_is_not_offboarded_by_the_saved_plan(run: 
 
 
 def test_the_founder_named_in_reconciler_yaml_is_never_offboarded(run: Cli, live: Live, repo: Path):
-    _settings(repo, "founder: '@david'\n")
-    _git(repo, "commit", "-qam", "founder")
+    _commit_settings(repo, "founder: '@david'\n")
     (repo / "users" / "david.yaml").unlink()
-    planned = run("plan", "--dir", str(repo), "--since", "HEAD")
+    planned = _plan_since_head(run, repo)
     assert "is the tenant's founder (reconciler.yaml founder): never offboarded" in planned.output
     applied = run("apply", "--auto-approve", "--dir", str(repo), "--since", "HEAD")
     assert applied.exit_code == 1
