@@ -20,6 +20,10 @@ and the cost over the quota floor per window is a round trip minus the credit: a
 not a whole round trip. On a link whose jitter is as large as its round trip (loopback under load), and
 until SAMPLES round trips are seen, the credit is 0: one window after the answer. Calls in flight
 hold their slot until they answer.
+
+Calls waiting for one endpoint and lane form a line, in the order they asked: only the first
+looks for room, the rest sleep until their turn. Fifty waiting reads woken by every answer took
+the CPU the answering threads needed, and an answer read late frees its slot late.
 """
 
 from __future__ import annotations
@@ -66,7 +70,10 @@ class QuotaScheduler:
     def __init__(self, quotas: Quotas, clock: Any = time.monotonic):
         self.quotas = quotas
         self.clock = clock
-        self.changed = threading.Condition(threading.Lock())
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)  # the head of each line waits here for room
+        # callers waiting for one (endpoint, lane), in the order they asked (see the module docstring)
+        self.lines: dict[tuple[str, Lane], deque[threading.Condition]] = {}
         self.windows: dict[str, deque[Slot]] = {}
         self.blocked_until: dict[str, float] = {}
         self.last_sent: dict[str, float] = {}
@@ -107,10 +114,17 @@ class QuotaScheduler:
         limits = self._limits(endpoint, lane)
         slow_key, slow_limit, slow_span = self._limits(endpoint, Lane.SLOW)[-1]
         interval = (1.0 / self.quotas.time_scale) / self.quotas.per_second if paced else 0.0
-        with self.changed:
+        with self.lock:
+            line = self.lines.setdefault((endpoint, lane), deque())
+            turn = threading.Condition(self.lock)
+            line.append(turn)
             if lane is Lane.SLOW:
                 self.slow_waiting[endpoint] = self.slow_waiting.get(endpoint, 0) + 1
             try:
+                while line[0] is not turn:
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled
+                    turn.wait()
                 while True:
                     if cancel is not None and cancel.is_set():
                         raise Cancelled
@@ -143,12 +157,15 @@ class QuotaScheduler:
                     # unknown: an answer (release) wakes us; otherwise we look again when room is due
                     self.changed.wait(None if unknown and wait <= 0 and not yields else max(wait, 0.0005))
             finally:
+                line.remove(turn)
+                if line:
+                    line[0].notify()  # the next caller's turn
                 if lane is Lane.SLOW:
                     self.slow_waiting[endpoint] -= 1
 
     def release(self, slot: Slot, endpoint: str) -> None:
         """The call answered (or failed): record its round trip and when its slot frees."""
-        with self.changed:
+        with self.lock:
             now = self.clock()
             rtt = now - slot.sent
             fastest = min(self.fastest.get(endpoint, rtt), rtt)
@@ -170,10 +187,13 @@ class QuotaScheduler:
 
     def wake(self) -> None:
         """Make every waiting caller look at its cancel event again."""
-        with self.changed:
+        with self.lock:
             self.changed.notify_all()
+            for line in self.lines.values():
+                for turn in line:
+                    turn.notify()
 
     def penalise(self, endpoint: str, seconds: float) -> None:
         """The server said wait: send nothing more to that endpoint for that long."""
-        with self.changed:
+        with self.lock:
             self.blocked_until[endpoint] = max(self.blocked_until.get(endpoint, 0.0), self.clock() + seconds)

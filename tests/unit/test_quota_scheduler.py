@@ -184,3 +184,65 @@ def test_a_call_waiting_for_the_one_qps_lane_takes_the_endpoints_next_place_firs
     slow.join(10)
     normal.join(10)
     assert order == ["move", "rename"]
+
+
+def _queued_calls(scheduler: QuotaScheduler, n: int) -> tuple[list[threading.Thread], list[int], list[threading.Event]]:
+    """n threads asking for a slot on "e" one after another (each is waiting before the next asks)."""
+    order: list[int] = []
+    cancels = [threading.Event() for _ in range(n)]
+    threads = []
+
+    def call(i: int) -> None:
+        try:
+            scheduler.release(scheduler.acquire("e", cancel=cancels[i]), "e")
+            order.append(i)
+        except Cancelled:
+            order.append(-i)
+
+    for i in range(n):
+        waiting = len(scheduler.lines.get(("e", Lane.NORMAL), ()))
+        threads.append(threading.Thread(target=call, args=(i,)))
+        threads[-1].start()
+        while len(scheduler.lines.get(("e", Lane.NORMAL), ())) == waiting:
+            threading.Event().wait(0.001)
+    return threads, order, cancels
+
+
+def test_calls_waiting_for_the_same_endpoint_go_out_in_the_order_they_asked():
+    scheduler = QuotaScheduler(Quotas(per_second=1, time_scale=100))  # one call per 10 ms window
+    first = scheduler.acquire("e")
+    threads, order, _ = _queued_calls(scheduler, 6)
+    scheduler.release(first, "e")
+    for thread in threads:
+        thread.join(10)
+    assert order == [0, 1, 2, 3, 4, 5]
+
+
+def test_only_the_first_waiting_call_looks_for_room_the_others_sleep_until_their_turn():
+    scheduler = QuotaScheduler(Quotas(per_second=1, time_scale=100))
+    first = scheduler.acquire("e")
+    looked = []
+    original = scheduler._wait
+    scheduler._wait = lambda *a: looked.append(a[0]) or original(*a)  # type: ignore[method-assign]
+    threads, order, _ = _queued_calls(scheduler, 20)
+    scheduler.release(first, "e")
+    for thread in threads:
+        thread.join(10)
+    assert order == list(range(20))
+    # each call looks a few times (its turn, the answer before it, the window's end): never once per
+    # other waiter, as twenty callers woken by every answer would
+    assert len(looked) < 20 * 2 * 4
+
+
+def test_a_call_given_up_while_waiting_behind_others_leaves_the_line_and_the_rest_go_out():
+    scheduler = QuotaScheduler(Quotas(per_second=1, time_scale=100))
+    first = scheduler.acquire("e")
+    threads, order, cancels = _queued_calls(scheduler, 3)
+    cancels[1].set()
+    scheduler.wake()
+    threads[1].join(10)
+    assert order == [-1]
+    scheduler.release(first, "e")
+    for thread in threads:
+        thread.join(10)
+    assert order == [-1, 0, 2]
