@@ -52,6 +52,7 @@ class Answer:
     status_code: int
     headers: dict[str, str]
     content: bytes
+    arrived: float  # time.monotonic() when its headers were in: the scheduler dates the answer by it
 
 
 def _httpx() -> Any:
@@ -260,12 +261,14 @@ class DirectoryClient:
             with self._stats_lock:
                 self.stats.count(endpoint)
             delay: float | None = None
+            arrived = None
             try:
                 try:
                     resp = self._exchange(method, url, content, token)
+                    arrived = resp.arrived
                 finally:
                     if slot is not None:
-                        self.scheduler.release(slot, endpoint)
+                        self.scheduler.release(slot, endpoint, arrived)
             except _httpx().TransportError as exc:  # timeouts, network, proxy, protocol: worth a retry
                 failure: Exception = TransportError(
                     f"{what}: cannot reach {self.base_url}{_via_proxy(self.base_url)} ({_cause(exc)}); "
@@ -321,12 +324,13 @@ class DirectoryClient:
         if content is not None:
             headers["Content-Type"] = "application/json"
         with self._connections().stream(method, url, headers=headers, content=content) as response:
+            arrived = time.monotonic()
             fields = {name.lower(): value for name, value in response.headers.items()}
             try:
                 body = response.read()  # un-gzipped by httpx
             except _httpx().DecodingError:
                 body = b""  # a corrupt gzip body: _send reports a body that is not Feishu's JSON envelope
-        return Answer(response.status_code, fields, body)
+        return Answer(response.status_code, fields, body, arrived)
 
     def _backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff."""

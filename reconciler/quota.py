@@ -21,6 +21,9 @@ not a whole round trip. On a link whose jitter is as large as its round trip (lo
 until SAMPLES round trips are seen, the credit is 0: one window after the answer. Calls in flight
 hold their slot until they answer.
 
+An answer is dated when its headers come in, not when its body has been read: a busy process
+reads bodies late, and a slot would free late by as much.
+
 Calls waiting for one endpoint and lane form a line, in the order they asked: only the first
 looks for room, the rest sleep until their turn. Fifty waiting reads woken by every answer took
 the CPU the answering threads needed, and an answer read late frees its slot late.
@@ -163,10 +166,11 @@ class QuotaScheduler:
                 if lane is Lane.SLOW:
                     self.slow_waiting[endpoint] -= 1
 
-    def release(self, slot: Slot, endpoint: str) -> None:
-        """The call answered (or failed): record its round trip and when its slot frees."""
+    def release(self, slot: Slot, endpoint: str, answered: float | None = None) -> None:
+        """The call answered (or failed): record its round trip and when its slot frees. `answered`:
+        when its answer came in, if earlier than now (a busy process reads the body later)."""
         with self.lock:
-            now = self.clock()
+            now = self.clock() if answered is None else answered
             rtt = now - slot.sent
             fastest = min(self.fastest.get(endpoint, rtt), rtt)
             self.fastest[endpoint] = fastest

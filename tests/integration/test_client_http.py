@@ -112,6 +112,37 @@ def test_a_user_id_is_one_path_segment_whatever_it_holds(server):
     assert seen[-1]["path"].startswith("/open-apis/contact/v3/users/ou_1%2F..%2Fx%3Fy?")
 
 
+def test_an_answer_is_dated_by_its_headers_not_by_when_its_body_was_read():
+    """The quota window of a call frees one window after its answer: a body that trickles in after
+    the headers (or a busy process reading it late) must not push the next window back."""
+    body_delay = 1.0
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(BATCH)))
+            self.end_headers()  # the headers go out now; the body a second later
+            threading.Event().wait(body_delay)
+            self.wfile.write(BATCH)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with _client(f"http://127.0.0.1:{httpd.server_address[1]}") as client:
+            client._token, client._token_expiry = "t-1", float("inf")  # no token call: one GET only
+            assert client.read_batch(["ou_1"]) == {"ou_1": USER}
+            (round_trip,) = client.scheduler.recent["users.batch"]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert round_trip < body_delay
+
+
 def test_an_answer_slower_than_the_timeout_is_retried_then_a_clear_error(live: Live):
     client = DirectoryClient(
         live.url,
