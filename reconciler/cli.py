@@ -26,9 +26,9 @@ from .client import DirectoryClient
 from .config import Credentials, Settings, base_url_from, credentials_from_env, load_settings
 from .errors import ReconcilerError, ValidationFailed
 from .lock import apply_lock
-from .pipeline import PlanRequest, load_valid, make_plan, open_client
+from .pipeline import PlanRequest, load_valid, make_plan, open_client, plan_for_apply
 from .plan import ApplyReport, Plan, UserResult
-from .planfile import PlanMismatch, check_same_target, load_plan, reviewed_hash, save_plan, verify
+from .planfile import check_reviewed, load_plan, save_plan
 from .render import RENDERERS, REPORT_RENDERERS, render_invalid_markdown, visible
 
 DEMO_APP = Credentials("cli_demo", "demo-secret")
@@ -142,9 +142,13 @@ def _plan(req: PlanRequest, client: DirectoryClient, settings: Settings) -> Plan
     started = time.perf_counter()
     _, result, plan = make_plan(req, client, settings)
     _print_issues(result.warnings)
+    _timings(started, client)
+    return plan
+
+
+def _timings(started: float, client: DirectoryClient) -> None:
     if os.environ.get("RECONCILER_TIMINGS"):
         click.echo(f"timings: plan {time.perf_counter() - started:.3f}s, {client.stats.total} calls", err=True)
-    return plan
 
 
 def _emit(text: str) -> None:
@@ -399,31 +403,12 @@ def apply_cmd(
         apply_lock(base_url, credentials.app_id),  # held from the fresh read to the last write
         open_client(settings, base_url, credentials) as client,  # one token for the reads and the writes
     ):
-        if plan_file is not None:
-            saved = load_plan(plan_file)
-            check_same_target(
-                saved,
-                base_url=base_url,
-                user_id_type=settings.user_id_type,
-                department_id_type=settings.department_id_type,
-                app_id=credentials.app_id,
-            )
-            options = saved.options
-            req = PlanRequest(
-                directory,
-                tuple(options.get("targets") or ()),
-                bool(options.get("sync_write_only")),
-                options.get("since"),
-            )
-            plan = _plan(req, client, settings)
-            verify(saved, plan, f"the saved plan {plan_file}")
-        else:
-            expected = None
-            if reviewed is not None:
-                expected = reviewed_hash(reviewed.read_text("utf-8", errors="replace"))
-            plan = _plan(PlanRequest(directory, targets, since=since), client, settings)
-            if reviewed is not None and plan.has_changes and plan.hash != expected:
-                raise PlanMismatch(_unreviewed(reviewed, expected, plan))
+        started = time.perf_counter()
+        result, plan = plan_for_apply(
+            directory, client, settings, saved=plan_file, targets=targets, since=since, reviewed=reviewed
+        )
+        _print_issues(result.warnings)
+        _timings(started, client)
         _show(plan, fmt, show_sensitive)
         if plan.errors:
             raise ReconcilerError("the plan has errors; fix them before applying")
@@ -447,19 +432,6 @@ def apply_cmd(
         sys.exit(1)
 
 
-def _unreviewed(reviewed: Path, expected: str | None, plan: Plan) -> str:
-    if expected is None:
-        return (
-            f"{reviewed} identifies no reviewed plan (its first line is not the plan marker the plan workflow "
-            "writes): changes to directory/ must be reviewed in a pull request. Nothing was sent"
-        )
-    return (
-        f"the plan now is not the reviewed plan (reviewed {expected}, now {plan.hash}): the directory or live "
-        "state changed since the review. Nothing was sent. Review the plan as it now stands: open a pull "
-        "request (an empty commit will do) and merge it once its plan comment is approved"
-    )
-
-
 @cli.command("verify-plan")
 @click.argument("plan_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option(
@@ -477,9 +449,7 @@ def verify_plan_cmd(plan_file: Path, reviewed: Path) -> None:
     Exit 1: no reviewed plan, or any difference: plan again and have it reviewed.
     """
     plan = load_plan(plan_file)
-    expected = reviewed_hash(reviewed.read_text("utf-8", errors="replace"))
-    if plan.hash != expected:
-        raise PlanMismatch(_unreviewed(reviewed, expected, plan))
+    check_reviewed(plan, reviewed.read_text("utf-8", errors="replace"), str(reviewed))
     click.echo(f"The plan matches the reviewed plan ({plan.hash}).")
 
 

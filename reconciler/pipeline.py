@@ -30,6 +30,7 @@ from .engine import LiveBatch, plan_directory
 from .errors import TargetUnknown, ValidationFailed
 from .fields import IDENTITY_KEY, WRITE_ONLY
 from .plan import Plan
+from .planfile import check_reviewed, check_same_target, load_plan, verify
 from .validate import ValidationResult, validate
 
 
@@ -204,3 +205,39 @@ def make_plan(
 
     plan.warnings[:0] = foreseen_refusals(plan, settings)
     return state, result, plan
+
+
+def plan_for_apply(
+    directory: Path,
+    client: DirectoryClient,
+    settings: Settings,
+    *,
+    saved: Path | None = None,
+    targets: tuple[str, ...] = (),
+    since: str | None = None,
+    reviewed: Path | None = None,
+) -> tuple[ValidationResult, Plan]:
+    """The plan an apply sends: made now from the files and a fresh read, and refused (PlanMismatch)
+    unless it is exactly the saved plan file `saved` (same tenant, app, id types and requests) or,
+    with `reviewed`, the plan that reviewed PR comment identifies on its first line."""
+    if saved is not None:
+        then = load_plan(saved)
+        check_same_target(
+            then,
+            base_url=client.base_url,
+            user_id_type=settings.user_id_type,
+            department_id_type=settings.department_id_type,
+            app_id=client.app_id,
+        )
+        options = then.options
+        req = PlanRequest(
+            directory, tuple(options.get("targets") or ()), bool(options.get("sync_write_only")), options.get("since")
+        )
+        _, result, plan = make_plan(req, client, settings)
+        verify(then, plan, f"the saved plan {saved}")
+        return result, plan
+    comment = reviewed.read_text("utf-8", errors="replace") if reviewed is not None else None
+    _, result, plan = make_plan(PlanRequest(directory, targets, since=since), client, settings)
+    if comment is not None and plan.has_changes:
+        check_reviewed(plan, comment, str(reviewed))
+    return result, plan

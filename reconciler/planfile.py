@@ -118,3 +118,20 @@ def reviewed_hash(text: str) -> str | None:
     first = text.lstrip("\ufeff").split("\n", 1)[0].strip()
     match = MARKER.fullmatch(first)
     return match.group(1) if match else None
+
+
+def check_reviewed(plan: Plan, comment: str, shown: str) -> None:
+    """Refuse (PlanMismatch) unless `plan` is the plan the reviewed PR comment (text `comment`, file
+    `shown`) identifies on its first line."""
+    expected = reviewed_hash(comment)
+    if expected is None:
+        raise PlanMismatch(
+            f"{shown} identifies no reviewed plan (its first line is not the plan marker the plan workflow "
+            "writes): changes to directory/ must be reviewed in a pull request. Nothing was sent"
+        )
+    if plan.hash != expected:
+        raise PlanMismatch(
+            f"the plan now is not the reviewed plan (reviewed {expected}, now {plan.hash}): the directory or live "
+            "state changed since the review. Nothing was sent. Review the plan as it now stands: open a pull "
+            "request (an empty commit will do) and merge it once its plan comment is approved"
+        )
