@@ -13,8 +13,9 @@ from typing import Any
 
 from .config import Settings, load_settings, outside, refuse_outside
 from .errors import Issue
+from .hidden import may_hide
 from .schema import schema_accepts
-from .yamlio import HIDDEN_UTF8, decode, load_yaml_text, locate
+from .yamlio import decode, load_yaml_text, locate
 
 HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 REFUSED_LINK = "refused: a link that resolves outside the directory; make it a plain file (it was not read)"
@@ -28,7 +29,7 @@ class DesiredUser:
     data: dict[str, Any]
     file: Path | None = None  # read again only when a message needs a line number
     schema_ok: bool | None = None  # the schema check's verdict, when the loader ran it
-    hidden: bool | None = None  # whether the file holds yamlio.HIDDEN characters (None: not checked)
+    hidden: bool | None = None  # whether the file may hold hidden characters (None: not checked)
 
     def locate(self, keys: Sequence[str | int]) -> tuple[int | None, int | None]:
         raw = self.file.read_bytes() if self.file else b""
@@ -134,9 +135,7 @@ def _load_user(folder: str, name: str, shown_dir: str) -> Loaded:
         what = "empty" if data is None else f"a {type(data).__name__}"
         message = f"the file is {what}; a user file is a mapping of fields"
         return name, digest, None, None, None, Issue(shown, 1, 1, "", message)
-    # a YAML escape (\u202e in double quotes) can produce one too: any backslash means "check the values"
-    hidden = b"\\" in raw or HIDDEN_UTF8.search(raw) is not None
-    return name, digest, data, schema_accepts()(data), hidden, None
+    return name, digest, data, schema_accepts()(data), may_hide(raw), None
 
 
 def _load_chunk(job: tuple[str, list[str], str]) -> list[Loaded]:

@@ -11,9 +11,9 @@ from data.
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
+from .hidden import escaped
 from .plan import Action
 
 MAX_PEOPLE = 30  # people (or groups) drawn; the rest are counted in one node
@@ -21,8 +21,6 @@ GROUP_FROM = 4  # people with the same move drawn as one node with a count, not 
 LABEL_LIMIT = 60  # characters of one label before it is cut
 SAFE = frozenset(" @._-(),:")
 NO_DEPARTMENT = ""
-# control, format (bidi, zero-width), private, surrogate, unassigned; line and paragraph separators
-HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
 STYLES = {  # GitHub's diff colours: green joins, red leaves, grey dashed where a mover was
     "hire": "fill:#dafbe1,stroke:#1a7f37",
     "leaver": "fill:#ffebe9,stroke:#cf222e,stroke-dasharray:4 3",
@@ -37,7 +35,7 @@ def label(text: str, limit: int = LABEL_LIMIT) -> str:
     as the character but never parses."""
     # a control, format (bidi, zero-width) or unassigned character is shown as \uXXXX, as everywhere
     # else: Mermaid would decode its entity back into the character, which could reverse or hide text
-    text = "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in HIDDEN_CATEGORIES else c for c in text)
+    text = escaped(text)
     text = text if len(text) <= limit else text[: limit - 1] + "…"
     return "".join(c if (c.isalnum() and c.isprintable()) or c in SAFE else f"#{ord(c)};" for c in text)
 

@@ -9,24 +9,23 @@ from collections.abc import Callable
 from typing import Any
 
 from .fields import BY_NAME, SENSITIVE, Kind, normalise_mobile
+from .hidden import escaped
 from .orgchart import NO_DEPARTMENT, department_rows, diagram, primary
 from .permissions import field_permission
 from .plan import Action, ApplyReport, Plan
-from .yamlio import HIDDEN_CLASS
 
 MASK = "(sensitive)"
 MARKDOWN_LIMIT = 65_000  # GitHub refuses comments over 65,536 characters
 PACED = "sent at 1/s, Feishu's limit for moves and freezes"
 TABLE_FROM = 20  # changes from which the comment opens with a per-department table
 LINE_LIMIT = 1_000  # one rendered line at most: a huge value cannot crowd out the rest
-# control characters, and the characters that hide text or reverse its direction
-HIDDEN = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{HIDDEN_CLASS}]")
 
 
 def visible(text: str) -> str:
-    """A line as shown to people: hidden and control characters as \\uXXXX escapes (a terminal escape,
-    a bidi override or a line break inside a value cannot disguise what is shown), long lines cut."""
-    text = HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text.replace("\n", "\\n"))
+    """A line as shown to people: hidden characters (reconciler/hidden.py) as \\uXXXX escapes, a line
+    break as \\n (a terminal escape, a bidi override or a line break inside a value cannot disguise
+    what is shown), long lines cut."""
+    text = escaped(text.replace("\n", "\\n"))
     return text if len(text) <= LINE_LIMIT else text[: LINE_LIMIT - 1] + "…"
 
 

@@ -15,9 +15,10 @@ from typing import Any
 from .desired import DesiredState, DesiredUser
 from .errors import Issue
 from .fields import BY_NAME, CREATE_REQUIRED, IDENTITY_KEY, PUT_REQUIRED, Ref, normalise_email, normalise_mobile
+from .hidden import hidden_in
 from .policy_check import check_policies
 from .schema import schema_accepts, user_schema
-from .yamlio import HIDDEN, field_path
+from .yamlio import field_path
 
 # Limits of the deprecated PUT page / error table that are stricter than the PATCH page.
 STRICTER_LIMITS = {"name": (64, 41070), "en_name": (64, 41071), "nickname": (64, 41072), "job_title": (100, 41063)}
@@ -513,13 +514,14 @@ def _strings(value: Any, keys: list[str | int]) -> Iterator[tuple[list[str | int
 
 
 def _invisible_issues(state: DesiredState) -> list[Issue]:
-    """Bidi controls and zero-width characters can make a value read as something else in review."""
+    """Hidden characters (bidi controls, zero-width marks, controls: reconciler/hidden.py) can make a
+    value read as something else in review."""
     found: list[Issue] = []
     for user in state.users:
         if user.hidden is False:  # the parsing worker found none in the file's bytes
             continue
         for keys, text in _strings(user.data, []):
-            chars = sorted({f"U+{ord(c):04X}" for c in HIDDEN.findall(text)})
+            chars = sorted({f"U+{ord(c):04X}" for c in hidden_in(text)})
             if chars:
                 message = f"holds invisible or text-direction characters ({', '.join(chars)}); plans show them escaped"
                 found.append(_issue(user, keys, message, severity="warning"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import math
-import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -26,22 +25,6 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 
-
-# Characters that hide text or reverse its direction (bidi controls, zero-width and format characters,
-# line separators): validation warns about them, renderers show them escaped. One list, two forms.
-HIDDEN_RANGES = (
-    (0x061C, 0x061C),
-    (0x180E, 0x180E),
-    (0x200B, 0x200F),
-    (0x2028, 0x202E),
-    (0x2060, 0x2064),
-    (0x2066, 0x2069),
-    (0xFEFF, 0xFEFF),
-)
-HIDDEN_CLASS = "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in HIDDEN_RANGES)
-HIDDEN = re.compile(f"[{HIDDEN_CLASS}]")
-# the same characters in a file's raw UTF-8 bytes: a cheap test in the parsing workers
-HIDDEN_UTF8 = re.compile(b"|".join(re.escape(chr(c).encode()) for a, b in HIDDEN_RANGES for c in range(a, b + 1)))
 
 _MISSING = object()
 _IMMUTABLE = (str, int, bool, float, type(None))

@@ -142,3 +142,18 @@ def test_hidden_and_text_direction_characters_are_warned_about_with_their_field(
         in result.output
     )
     assert "\u202e" not in result.output.replace("U+202E", "")  # the warning names it, never prints it
+
+
+def test_invisible_tag_characters_and_soft_hyphens_are_warned_about_too(run: Cli):
+    # Unicode tag characters carry text no reader sees ("ASCII smuggling"); a soft hyphen hides in a word
+    write_user(
+        run.directory, "ghost", "user_id: ou_ghost\nname: Ada\U000e0041\U000e0042\njob_title: Lead\u00adEngineer\n"
+    )
+    result = run("validate", "--dir", str(run.directory))
+    assert result.exit_code == 0
+    assert "users/ghost.yaml:2:1: warning: name: holds invisible or text-direction characters (U+E0041, U+E0042)" in (
+        result.output
+    )
+    assert "users/ghost.yaml:3:1: warning: job_title: holds invisible or text-direction characters (U+00AD)" in (
+        result.output
+    )
