@@ -143,12 +143,11 @@ def _load_chunk(job: tuple[str, list[str], str]) -> list[Loaded]:
     return [_load_user(folder, n, shown_dir) for n in names]
 
 
-def _load_chunks(folder: Path, shown_dir: str) -> Iterator[tuple[list[Loaded], bool]]:
-    """Every user file of `folder` in name order, chunk by chunk as each is parsed: on all cores
-    for large directories (parsing dominates a plan's CPU), in one chunk in-process below
-    PARALLEL_FROM files; each with whether it is the last. In the parallel case an empty chunk
-    comes first, once the workers exist."""
-    names = user_file_names(folder)
+def _load_chunks(folder: Path, names: list[str], shown_dir: str) -> Iterator[tuple[list[Loaded], bool]]:
+    """The user files `names` of `folder`, chunk by chunk as each is parsed: on all cores for large
+    directories (parsing dominates a plan's CPU), in one chunk in-process below PARALLEL_FROM files;
+    each with whether it is the last. In the parallel case an empty chunk comes first, once the
+    workers exist."""
     cores = os.cpu_count() or 1
     if cores < 2 or len(names) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
         yield _load_chunk((str(folder), names, shown_dir)), True
@@ -163,21 +162,16 @@ def _load_chunks(folder: Path, shown_dir: str) -> Iterator[tuple[list[Loaded], b
 
 
 def user_file_names(folder: str | Path) -> list[str]:
-    """The user files of users/, in name order (the order of every listing and message); links that
-    resolve outside the folder are not user files (survey_users reports them)."""
-    return sorted(
-        e.name
-        for e in os.scandir(folder)
-        if e.name.endswith(USER_SUFFIXES)
-        and e.is_file()
-        and not (e.is_symlink() and outside(Path(folder), Path(e.path)))
-    )
+    """The user files of users/, in name order (the order of every listing and message)."""
+    return survey_users(Path(folder), str(folder))[0]
 
 
-def survey_users(folder: Path, shown_dir: str) -> list[Issue]:
-    """What the loader does not read as a user file, reported: links outside the directory (errors),
-    handles given by two files (errors: bob.yaml and bob.yml, or Bob.yaml and bob.yaml) and every
-    other entry it skips (warnings), so nothing is silently ignored."""
+def survey_users(folder: Path, shown_dir: str) -> tuple[list[str], list[Issue]]:
+    """One listing of users/: the user files in name order, and what the loader does not read as a
+    user file, reported: links that resolve outside the directory (errors, never read), handles
+    given by two files (errors: bob.yaml and bob.yml, or Bob.yaml and bob.yaml) and every other
+    entry it skips (warnings), so nothing is silently ignored."""
+    names: list[str] = []
     issues: list[Issue] = []
     by_handle: dict[str, list[str]] = {}
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
@@ -192,14 +186,15 @@ def survey_users(folder: Path, shown_dir: str) -> list[Issue]:
         elif not entry.is_file():
             issues.append(Issue(shown, None, None, "", "ignored: not a regular file", "warning"))
         else:
+            names.append(entry.name)
             by_handle.setdefault(entry.name.rsplit(".", 1)[0].lower(), []).append(entry.name)
-    for names in by_handle.values():
-        if len(names) > 1:
-            for name in names:
-                others = ", ".join(n for n in names if n != name)
+    for same in by_handle.values():
+        if len(same) > 1:
+            for name in same:
+                others = ", ".join(n for n in same if n != name)
                 message = f"the handle is also given by {others}; a person has one file: merge them and delete the rest"
                 issues.append(Issue(f"{shown_dir}/{name}", None, None, "", message))
-    return issues
+    return names, issues
 
 
 ChunkSink = Callable[[list[DesiredUser], bool, bool], None]
@@ -231,13 +226,11 @@ def load_directory(root: Path, settings: Settings | None = None, on_chunk: Chunk
     departments, issues = _load_departments(root / "departments.yaml", _display(root / "departments.yaml"), hasher)
     folder = root / "users"
     shown_dir = _display(folder)
+    names, skipped = survey_users(folder, shown_dir)
+    issues.extend(skipped)
+    clean = not any(i.severity == "error" for i in issues)
     users: list[DesiredUser] = []
-    surveyed = False
-    for chunk, last in _load_chunks(folder, shown_dir):
-        if not surveyed:  # once the parsing workers have started: the survey runs beside them
-            issues.extend(survey_users(folder, shown_dir))
-            clean = not any(i.severity == "error" for i in issues)
-            surveyed = True
+    for chunk, last in _load_chunks(folder, names, shown_dir):
         added: list[DesiredUser] = []
         for name, digest, data, ok, hidden, issue in chunk:
             hasher.update(name.encode() + b"\0" + digest + b"\0")
