@@ -16,7 +16,7 @@ from .config import Settings, protects
 from .diff import answered, diff_field, fingerprint
 from .engine import mobile_holders
 from .errors import ApiError, ReconcilerError
-from .fields import Lane, normalise_mobile
+from .fields import Lane
 from .plan import APPLIED, FAILED, SKIPPED, STALE, UNVERIFIED, Action, ApplyReport, Plan, UserChange, UserResult
 
 
@@ -134,9 +134,8 @@ def _holders(client: DirectoryClient, creates: list[UserChange]) -> dict[str, st
     """Handles of planned hires whose mobile someone holds now (created since the plan, by anyone)."""
     if not creates:
         return {}
-    found = mobile_holders(client.batch_get_id([], sorted(c.body["mobile"] for c in creates)))
-    held = {c.handle: found.get(normalise_mobile(c.body["mobile"])) for c in creates}
-    return {handle: entry["user_id"] for handle, entry in held.items() if entry}
+    held = mobile_holders(client, {c.handle: c.body["mobile"] for c in creates})
+    return {handle: entry["user_id"] for handle, entry in held.items()}
 
 
 def apply_plan(

@@ -13,6 +13,7 @@ from typing import Any
 
 from .config import Settings, load_settings, outside, refuse_outside
 from .errors import Issue
+from .fields import IDENTITY_KEY
 from .hidden import may_hide
 from .schema import schema_accepts
 from .yamlio import decode, load_yaml_text, locate
@@ -60,6 +61,13 @@ class DesiredState:
         text = path.read_text("utf-8", "replace") if path.exists() else ""
         line, col = locate(text, keys) if text else (None, None)
         return str(path), line, col
+
+    def unknown_people(self, entries: Sequence[str]) -> list[str]:
+        """The entries (handles or user_ids, '@' stripped) that name no user file and no user_id a file
+        declares: a setting naming nobody (protected, a policy's exception) applies to nobody."""
+        known = {u.handle for u in self.users}
+        known.update(i for u in self.users if isinstance(i := u.data.get(IDENTITY_KEY), str))
+        return [e for e in entries if e not in known]
 
     def department_names(self) -> dict[str, str]:
         """Department ids as people read them: "Engineering (@engineering)", the alias alone if unnamed."""

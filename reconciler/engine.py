@@ -13,7 +13,7 @@ from .config import protects
 from .desired import DesiredState
 from .diff import answered, comparable, diff_user, fingerprint, is_clearing, live_value, patch_body
 from .fields import BY_NAME, FIELD_ORDER, IDENTITY_KEY, WRITE_ONLY, Lane, lane_of, normalise_mobile
-from .plan import Action, FieldChange, Plan, PlanError, UserChange
+from .plan import Action, FieldChange, Plan, PlanError, UserChange, person_name
 from .validate import ResolvedUser, ValidationResult
 
 LiveBatch = dict[str, dict[str, Any]]  # live users by id, as one batch read returns them
@@ -80,15 +80,8 @@ class PlanBuilder:
         )
         self.plan.names.update(state.department_names())
         # people by name and handle: a reviewer reads "李四 (@lisi)", not an open_id
-        self.plan.names.update(
-            {
-                u.user_id: f"{u.fields['name']} (@{u.handle})"
-                if isinstance(u.fields.get("name"), str)
-                else "@" + u.handle
-                for u in result.users
-                if u.user_id
-            }
-        )
+        people = {u.user_id: person_name(u.fields.get("name"), u.handle) for u in result.users if u.user_id}
+        self.plan.names.update(people)
         self.plan.warnings = [str(i) for i in result.warnings]
         self.order = {u.handle: i for i, u in enumerate(result.users)}
         self.with_write_only = [u for u in result.users if not WRITE_ONLY.isdisjoint(u.fields)]
@@ -419,13 +412,16 @@ def plan_directory(
     return plan
 
 
-def mobile_holders(entries: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """batch_get_id's answer for mobiles: {normalised mobile: the entry of the user holding it}."""
-    return {
+def mobile_holders(live: LiveDirectory, mobiles: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{key: the batch_get_id entry of the user holding mobiles[key]}, for the keys someone holds;
+    one lookup for all (创建用户 requires a mobile, unique in the tenant)."""
+    entries = live.batch_get_id([], sorted({str(m) for m in mobiles.values()}))
+    found = {
         normalise_mobile(e["mobile"]): e
         for e in entries
         if isinstance(e, dict) and e.get("mobile") and e.get("user_id")
     }
+    return {key: found[number] for key, m in mobiles.items() if (number := normalise_mobile(str(m))) in found}
 
 
 def _read(live: LiveDirectory, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -447,13 +443,12 @@ def _plan_hires(
     创建用户 requires, unique in the tenant): then it is that person, whom a re-run after a lost answer
     or a merge job run twice must update, not create again. Returns the mobiles it looked up, and records
     their holders in `holders`, so the uniqueness check does not ask for them again."""
-    mobiles = sorted({str(u.fields["mobile"]) for u in hires})
-    found = mobile_holders(live.batch_get_id([], mobiles))
-    holders.update({("mobile", number): entry["user_id"] for number, entry in found.items()})
-    holder_of = {u.handle: found.get(normalise_mobile(u.fields["mobile"])) for u in hires}
-    current = _read(live, {h["user_id"] for h in holder_of.values() if h})
+    holder_of = mobile_holders(live, {u.handle: u.fields["mobile"] for u in hires})
+    numbers = {u.handle: normalise_mobile(str(u.fields["mobile"])) for u in hires}
+    holders.update({("mobile", numbers[handle]): entry["user_id"] for handle, entry in holder_of.items()})
+    current = _read(live, {h["user_id"] for h in holder_of.values()})
     for user in hires:
-        holder = holder_of[user.handle]
+        holder = holder_of.get(user.handle)
         if holder is None:
             builder.add_hire(user)
             continue
@@ -476,7 +471,7 @@ def _plan_hires(
         known = ResolvedUser(user.handle, user.path, uid, user.fields, user.source)
         if builder.add(known, current.get(uid)) is not None and uid in current:
             kept[uid] = current[uid]
-    return {normalise_mobile(m) for m in mobiles}
+    return set(numbers.values())
 
 
 def _plan_leavers(
@@ -504,7 +499,7 @@ def _plan_leavers(
         if person is None:
             plan.warnings.append(f"{path}: {user_id} is not in the tenant (or outside the app's range): nothing to do")
             continue
-        plan.names[user_id] = f"{person['name']} (@{handle})" if isinstance(person.get("name"), str) else f"@{handle}"
+        plan.names[user_id] = person_name(person.get("name"), handle)
         status = person.get("status") or {}
         if status.get("is_resigned") or (settings.offboarding == "freeze" and status.get("is_frozen")):
             continue  # already where offboarding takes them

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .hidden import escaped
-from .plan import Action
+from .plan import Action, person_name
 
 MAX_PEOPLE = 30  # people (or groups) drawn; the rest are counted in one node
 GROUP_FROM = 4  # people with the same move drawn as one node with a count, not one node each
@@ -72,7 +72,7 @@ def _other_departments(before: dict[str, Any] | None, after: dict[str, Any] | No
 
 
 def _who(change: dict[str, Any], names: dict[str, str]) -> str:
-    return names.get(change["user_id"]) or f"{change['name']} (@{change['handle']})".lstrip()
+    return names.get(change["user_id"]) or person_name(change["name"], change["handle"])
 
 
 class _Chart:

@@ -29,6 +29,11 @@ class Action(str, Enum):
         return {"create": "+", "update": "~", "offboard": "-"}[self.value]
 
 
+def person_name(name: Any, handle: str) -> str:
+    """A person as reviewers read them: "李四 (@lisi)", or "@lisi" where no name is known."""
+    return f"{name} (@{handle})" if isinstance(name, str) else f"@{handle}"
+
+
 @dataclass
 class FieldChange:
     field: str

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from .config import protects
 from .desired import DesiredState, DesiredUser
 from .errors import Issue
 from .fields import IDENTITY_KEY
@@ -33,10 +34,10 @@ def check_policies(state: DesiredState, users: list[ResolvedUser]) -> list[Issue
     names = state.department_names()
     by_id = {u.user_id: u for u in users if u.user_id}
     if policies.every_person_has_a_leader:
-        issues.extend(_unknown_exceptions(state, users))
+        issues.extend(_unknown_exceptions(state))
         excepted = {*policies.leader_exceptions, state.settings.founder} - {""}
         for user in users:
-            if user.handle in excepted or (user.user_id and user.user_id in excepted):
+            if protects(excepted, user.handle, user.user_id):
                 continue
             if not user.fields.get("leader_user_id"):
                 keys = ["leader_user_id"] if "leader_user_id" in user.source.data else []
@@ -95,10 +96,9 @@ def _departments(ids: list[str], names: dict[str, str]) -> str:
     return ", ".join(names.get(d, d) for d in ids)
 
 
-def _unknown_exceptions(state: DesiredState, users: list[ResolvedUser]) -> list[Issue]:
+def _unknown_exceptions(state: DesiredState) -> list[Issue]:
     """An exception that names nobody excepts nobody: an error, as for `protected`."""
-    known = {u.handle for u in state.users} | {u.user_id for u in users if u.user_id}
-    unknown = [p for p in state.settings.policies.leader_exceptions if p not in known]
+    unknown = state.unknown_people(state.settings.policies.leader_exceptions)
     if not unknown:
         return []
     path, line, col = state.locate_in("reconciler.yaml", ["policies", "every_person_has_a_leader"])

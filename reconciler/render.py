@@ -136,8 +136,9 @@ def _user_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
     ]
     if change["action"] == Action.OFFBOARD.value:
         out.append(f"      - {_offboarding(change)}")
-    if _move(change, names):
-        out.append(f"      → {_move(change, names)}")
+    move = _move(change, names)
+    if move:
+        out.append(f"      → {move}")
     for fc in change["changes"]:
         if created:
             out.append(f"      + {fc['field']}: {_fmt(fc['field'], fc['after'], names)}")
@@ -232,8 +233,9 @@ def _diff_lines(change: dict[str, Any], names: dict[str, str]) -> list[str]:
     out = [f"@@ @{change['handle']} {change['name']} ({who}) · {change['path']}{lane} @@"]
     if change["action"] == Action.OFFBOARD.value:
         out.append(f"- {_offboarding(change)}")
-    if _move(change, names):
-        out.append(f"  {_move(change, names)}")
+    move = _move(change, names)
+    if move:
+        out.append(f"  {move}")
     for fc in change["changes"]:
         if created:
             out.append(f"+ {fc['field']}: {_fmt(fc['field'], fc['after'], names)}")

@@ -225,7 +225,7 @@ def _check_hire(user: DesiredUser, fields: dict[str, Any], out: list[Issue]) -> 
         isinstance(mobile, str)
         and mobile
         and not normalise_mobile(mobile).startswith("+86")
-        and not fields.get("email")
+        and "email" not in fields  # declared empty: the rule every user has (in validate) reports it
     ):
         out.append(
             _issue(
@@ -478,19 +478,16 @@ def validate(state: DesiredState) -> ValidationResult:
                 severity="warning",
             )
         )
-    issues.extend(_protected_issues(state, ids))
+    issues.extend(_protected_issues(state))
     issues.extend(check_policies(state, resolved))
     issues.extend(_invisible_issues(state))
     return ValidationResult(resolved, issues)
 
 
-def _protected_issues(state: DesiredState, ids: dict[str, str]) -> list[Issue]:
+def _protected_issues(state: DesiredState) -> list[Issue]:
     """Each `protected` entry names a user file's handle or a declared user_id: a guard that
     matches nobody protects nobody, so it is an error rather than a silent no-op."""
-    if not state.settings.protected:
-        return []
-    known = set(ids) | set(ids.values()) | {u.handle for u in state.users}
-    unmatched = [entry for entry in state.settings.protected if entry not in known]
+    unmatched = state.unknown_people(state.settings.protected)
     if not unmatched:
         return []
     path, line, col = state.locate_in("reconciler.yaml", ["protected"])
